@@ -1,0 +1,1 @@
+"""lift3d: text and images to 3D assets."""

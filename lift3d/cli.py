@@ -1,0 +1,85 @@
+"""The ``lift3d`` command line.
+
+``lift3d --help`` must stay instant, so this module imports neither torch nor any subcommand:
+each subcommand's module (and its config dataclasses) is imported only when that subcommand runs,
+and parses its own flags with tyro. User errors (:class:`lift3d.types.LiftError`, and tyro's own
+messages for unknown flags) end in one clear line and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, a one-line summary, and a function that imports and runs it."""
+
+    name: str
+    summary: str
+    run: Callable[[list[str]], None]
+
+
+def _playground(argv: list[str]) -> None:
+    from lift3d.pipelines.playground import main
+
+    main(argv, prog="lift3d playground")
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),
+)
+
+
+def _usage() -> str:
+    width = max(len(c.name) for c in COMMANDS)
+    lines = [
+        "usage: lift3d COMMAND [OPTIONS]",
+        "",
+        "lift3d turns text prompts and images into 3D assets (Gaussians, NeRF grids, triplanes, meshes).",
+        "",
+        "commands:",
+        *(f"  {c.name.ljust(width)}  {c.summary}" for c in COMMANDS),
+        "",
+        "Run 'lift3d COMMAND --help' for the options of a command.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lift3d`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if args[0] == "--version":
+        from importlib.metadata import version
+
+        print(f"lift3d {version('lift3d')}")
+        return 0
+    by_name = {c.name: c for c in COMMANDS}
+    command = by_name.get(args[0])
+    if command is None:
+        print(f"lift3d: error: unknown command {args[0]!r}; choose one of: {', '.join(by_name)} (see lift3d --help)",
+              file=sys.stderr)
+        return 2
+    from lift3d.types import LiftError
+
+    try:
+        command.run(args[1:])
+    except LiftError as e:
+        print(f"lift3d {command.name}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"lift3d {command.name}: interrupted; rerun with --resume to continue from the last checkpoint",
+              file=sys.stderr)
+        return 130
+    except SystemExit as e:  # tyro exits 2 on bad flags after printing its message
+        return e.code if isinstance(e.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
