@@ -200,8 +200,10 @@ class Mesh(nn.Module):
             return cls(vertices, faces, uv=torch.from_numpy(np.asarray(uv, dtype=np.float32)),
                        texture=torch.from_numpy(tex), optimize_vertices=optimize_vertices)
         colors = None
-        if visual.kind in ("vertex", "face", "texture"):
-            colors = torch.from_numpy(np.asarray(visual.to_color().vertex_colors[:, :3], dtype=np.float32) / 255.0)
+        if visual.kind is not None:
+            color_visual = visual.to_color() if hasattr(visual, "to_color") else visual
+            rgb = np.asarray(color_visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
+            colors = torch.from_numpy(rgb)
         return cls(vertices, faces, colors=colors, optimize_vertices=optimize_vertices)
 
     @torch.no_grad()
