@@ -1,0 +1,121 @@
+"""The small protocol every radiance field shares (density grid, hash grid, triplane).
+
+A field maps world points ``[N, 3]`` to a non-negative density ``[N]`` and an albedo ``[N, 3]`` in
+[0, 1] inside an axis-aligned bounding box; outside the box the density is exactly zero. Renderers
+call :meth:`Field.forward`, which returns both at once so fields can share features between them.
+
+The density bias "blob" follows DreamFusion ("DreamFusion: Text-to-3D using 2D Diffusion",
+arXiv 2209.14988, appendix A.2): a Gaussian bump added to the pre-activation density so that
+optimisation starts from a soft ball at the centre of the box instead of empty space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+
+class _TruncExp(torch.autograd.Function):
+    """``exp`` whose backward clamps the input at 15 (Instant-NGP's ``trunc_exp``, arXiv 2201.05989)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return torch.exp(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad * torch.exp(x.clamp(max=15.0))
+
+
+def trunc_exp(x: torch.Tensor) -> torch.Tensor:
+    """Exponential with a gradient clamped at ``exp(15)`` (stable density activation)."""
+    return _TruncExp.apply(x)
+
+
+@dataclass(frozen=True)
+class DensityActivation:
+    """How raw field outputs become a density (shared by all fields)."""
+
+    kind: Literal["softplus", "exp"] = "softplus"
+    """``softplus`` (smooth, SJC-like) or ``exp`` (truncated exponential, Instant-NGP-like)."""
+    bias: float = 0.0
+    """Constant added to the raw density before the activation."""
+    blob_scale: float = 0.0
+    """Height of DreamFusion's Gaussian density blob added before the activation (0 disables it)."""
+    blob_std: float = 0.5
+    """Standard deviation of the blob, in units of the box half-size."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("softplus", "exp"):
+            raise ValueError(f"density activation must be 'softplus' or 'exp', got {self.kind!r}")
+        if self.blob_std <= 0:
+            raise ValueError(f"blob_std must be positive, got {self.blob_std}")
+
+    def __call__(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Density ``[...]`` from raw outputs ``[...]`` at box coordinates ``x [..., 3]`` in ``[-1, 1]``."""
+        raw = raw + self.bias
+        if self.blob_scale != 0.0:
+            raw = raw + self.blob_scale * torch.exp(-0.5 * (x * x).sum(-1) / self.blob_std**2)
+        return trunc_exp(raw) if self.kind == "exp" else nn.functional.softplus(raw)
+
+
+class Field(nn.Module):
+    """Base class: a density + albedo field inside ``aabb``.
+
+    Subclasses implement :meth:`_raw` (pre-activation density ``[N]`` and albedo logits ``[N, 3]``
+    for points already normalised to ``[-1, 1]^3``) and :meth:`param_groups`.
+
+    Args:
+        aabb: ``[6]`` box ``(xmin, ymin, zmin, xmax, ymax, zmax)`` in world units.
+        activation: density activation and bias.
+    """
+
+    def __init__(self, aabb: torch.Tensor | tuple[float, ...], activation: DensityActivation) -> None:
+        super().__init__()
+        aabb_t = torch.as_tensor(aabb, dtype=torch.float32).reshape(-1)
+        if aabb_t.numel() != 6 or not bool((aabb_t[3:] > aabb_t[:3]).all()):
+            raise ValueError(f"aabb must be (xmin, ymin, zmin, xmax, ymax, zmax) with max > min, got {aabb}")
+        self.register_buffer("aabb", aabb_t)
+        self.activation = activation
+
+    def normalize(self, points: torch.Tensor) -> torch.Tensor:
+        """World points ``[N, 3]`` to box coordinates in ``[-1, 1]^3`` (outside the box: beyond)."""
+        lo, hi = self.aabb[:3], self.aabb[3:]
+        return (points - lo) / (hi - lo) * 2.0 - 1.0
+
+    def _raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Density and albedo at world points.
+
+        Args:
+            points: ``[N, 3]`` world points.
+
+        Returns:
+            ``(density [N] >= 0, albedo [N, 3] in [0, 1])``; density is 0 outside ``aabb``.
+        """
+        if points.ndim != 2 or points.shape[-1] != 3:
+            raise ValueError(f"points must be [N, 3], got {tuple(points.shape)}")
+        x = self.normalize(points)
+        inside = (x.abs() <= 1.0).all(-1)
+        raw, logits = self._raw(x.clamp(-1.0, 1.0))
+        density = torch.where(inside, self.activation(raw, x), torch.zeros_like(raw))
+        return density, torch.sigmoid(logits)
+
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        """``[N, 3]`` world points to non-negative density ``[N]`` (0 outside the box)."""
+        return self.forward(points)[0]
+
+    def albedo(self, points: torch.Tensor) -> torch.Tensor:
+        """``[N, 3]`` world points to albedo ``[N, 3]`` in [0, 1]."""
+        return self.forward(points)[1]
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimizer parameter groups (``torch.optim`` dicts with ``params``, ``lr`` and ``name``)."""
+        raise NotImplementedError
