@@ -120,7 +120,7 @@ class HashEncoding(nn.Module):
         wts = torch.stack([1 - frac, frac], dim=-1)  # [N, L, 3, 2]
         w = wts[:, :, 2, :, None, None] * wts[:, :, 1, None, :, None] * wts[:, :, 0, None, None, :]
         feats = nn.functional.embedding(self.indices(base), self.embeddings)  # [N, L, 8, F]
-        return (w.reshape(*w.shape[:2], 8, 1) * feats).sum(2).reshape(x.shape[0], -1)
+        return (w.reshape(*w.shape[:2], 8, 1) * feats).sum(2).reshape(x.shape[0], self.output_dim)
 
 
 @dataclass(frozen=True)
