@@ -28,7 +28,14 @@ def _playground(argv: list[str]) -> None:
     main(argv, prog="lift3d playground")
 
 
+def _train_prior(argv: list[str]) -> None:
+    from lift3d.train.prior import main
+
+    main(argv, prog="lift3d train-prior")
+
+
 COMMANDS: tuple[Command, ...] = (
+    Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
     Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),
 )
 

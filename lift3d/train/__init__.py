@@ -1,0 +1,1 @@
+"""Training commands for the models lift3d bundles (``lift3d train-prior``)."""

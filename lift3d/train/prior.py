@@ -1,0 +1,204 @@
+"""``lift3d train-prior``: train the bundled text+camera-conditioned pixel prior from scratch.
+
+Objective: DDPM epsilon prediction ("Denoising Diffusion Probabilistic Models", arXiv 2006.11239) on the
+squared-cosine schedule ("Improved DDPM", arXiv 2102.09672), Min-SNR-gamma loss weighting ("Efficient
+Diffusion Training via Min-SNR Weighting Strategy", arXiv 2303.09556), 10 % caption dropout for
+classifier-free guidance (arXiv 2207.12598), EMA weights exported. The text encoder trains jointly.
+Checkpoints are atomic and resume bit-exactly (model, EMA, optimizer and RNG state).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lift3d.priors.bundled import BUNDLED_PRIOR_DIR, BundledArchitecture
+from lift3d.train.prior_data import PriorData, PriorDataConfig
+
+
+@dataclass(frozen=True)
+class TrainPriorConfig:
+    """Train the bundled prior (defaults reproduce the shipped weights)."""
+
+    output: Path | None = None
+    """Run folder (default outputs/train-prior/<timestamp>)."""
+    export_to: Path | None = None
+    """Write the EMA model as a diffusers-style folder here when training ends (e.g. the package's assets)."""
+    steps: int = 8000
+    batch_size: int = 64
+    lr: float = 5e-4
+    warmup_steps: int = 200
+    weight_decay: float = 1e-2
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    """Probability of training a sample with the empty caption (enables classifier-free guidance)."""
+    min_snr_gamma: float = 5.0
+    captions_per_label: int = 32
+    """Caption wordings drawn per (family, colour), synonyms included."""
+    seed: int = 0
+    checkpoint_every: int = 100
+    threads: int = 0
+    """torch threads (0 keeps torch's default)."""
+    data: PriorDataConfig = field(default_factory=PriorDataConfig)
+    architecture: BundledArchitecture = field(default_factory=BundledArchitecture)
+    resume: bool = False
+    """Continue the run in --output (or the newest one) from its last checkpoint."""
+    overwrite: bool = False
+    quiet: bool = False
+
+
+def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) -> torch.Tensor:
+    """``[F, C, K, L]`` token ids: K wordings per (family, colour)."""
+    from lift3d.data import PALETTE, caption_for
+
+    rng = random.Random(cfg.seed)
+    table = []
+    for family in families:
+        rows = []
+        for c in PALETTE:
+            prompts = [caption_for(family, c.name, rng.randrange(1, 1 << 30)) for _ in range(cfg.captions_per_label)]
+            prompts[0] = caption_for(family, c.name, 0)
+            rows.append(tokenizer(prompts, padding="max_length", truncation=True,
+                                  max_length=tokenizer.model_max_length, return_tensors="pt").input_ids)
+        table.append(torch.stack(rows))
+    return torch.stack(table)
+
+
+def _ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], decay: float) -> None:
+    with torch.no_grad():
+        for k, p in params.items():
+            ema[k].lerp_(p.detach(), 1.0 - decay)
+
+
+def train_prior(cfg: TrainPriorConfig) -> Path:
+    """Train (or resume) and return the run folder."""
+    from lift3d.data import palette_rgb
+    from lift3d.priors.bundled import build_tokenizer, caption_vocabulary, camera_condition_from_angles, save_bundled
+    from lift3d.progress import progress_bar
+    from lift3d.runs import RunDir
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run = RunDir.create(cfg.output, name="train-prior", resume=cfg.resume, overwrite=cfg.overwrite)
+    arch = cfg.architecture
+    tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
+    torch.manual_seed(cfg.seed)
+    unet, text_encoder, scheduler = arch.unet(), arch.text_encoder(len(tokenizer)), arch.scheduler()
+    data_gen = torch.Generator().manual_seed(cfg.seed)
+    data: PriorData = _load_or_render(run, cfg, data_gen)
+    captions = _caption_table(cfg, tokenizer, data.families)
+    uncond_ids = tokenizer([""], padding="max_length", max_length=tokenizer.model_max_length,
+                           return_tensors="pt").input_ids[0]
+    colours = palette_rgb()
+    acp = scheduler.alphas_cumprod.float()
+    snr = acp / (1 - acp)
+    loss_weight = snr.clamp(max=cfg.min_snr_gamma) / snr  # Min-SNR-gamma for epsilon prediction
+
+    modules = {"unet": unet, "text_encoder": text_encoder}
+    params = {f"{m}.{k}": p for m, mod in modules.items() for k, p in mod.named_parameters()}
+    optim = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
+    ema = {k: p.detach().clone() for k, p in params.items()}
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    step = 0
+    found = run.latest()
+    if found is not None:
+        step, state = found
+        unet.load_state_dict(state["unet"])
+        text_encoder.load_state_dict(state["text_encoder"])
+        optim.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        ema = {k: v.clone() for k, v in state["ema"].items()}
+        gen.set_state(state["rng"])
+        run.rewind_metrics(step)
+    else:
+        run.write_metadata(cfg, seed=cfg.seed)
+
+    N, B = data.shade.shape[0], cfg.batch_size
+    with progress_bar("train-prior", cfg.steps, completed=step, quiet=cfg.quiet) as bar:
+        while step < cfg.steps:
+            idx = torch.randint(0, N, (B,), generator=gen)
+            col = torch.randint(0, colours.shape[0], (B,), generator=gen)
+            variant = torch.randint(0, cfg.captions_per_label, (B,), generator=gen)
+            drop = torch.rand(B, generator=gen) < cfg.caption_dropout
+            t = torch.randint(0, acp.shape[0], (B,), generator=gen)
+            noise = torch.randn(B, 3, arch.resolution, arch.resolution, generator=gen)
+            ids = captions[data.family[idx], col, variant]
+            ids = torch.where(drop[:, None], uncond_ids[None], ids)
+            x0 = data.images(idx, colours[col]).permute(0, 3, 1, 2) * 2 - 1
+            a = acp[t].sqrt()[:, None, None, None]
+            s = (1 - acp[t]).sqrt()[:, None, None, None]
+            x_t = a * x0 + s * noise
+            cam = camera_condition_from_angles(data.elevation[idx], data.azimuth[idx])
+            text = text_encoder(ids).last_hidden_state
+            eps = unet(x_t, t, encoder_hidden_states=text, class_labels=cam).sample
+            per_sample = ((eps - noise) ** 2).mean(dim=(1, 2, 3))
+            loss = (loss_weight[t] * per_sample).mean()
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
+            optim.step()
+            sched.step()
+            step += 1
+            _ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            run.log_metrics(step, loss=loss.item(), mse=per_sample.mean().item())
+            bar.update(1, loss=loss.item())
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                run.save(step, {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(),
+                                "optim": optim.state_dict(), "sched": sched.state_dict(), "ema": ema,
+                                "rng": gen.get_state()})
+    if cfg.export_to is not None:
+        export_ema(ema, arch, tokenizer, scheduler, cfg.export_to, extra={"train_steps": step, "seed": cfg.seed})
+    return run.path
+
+
+def export_ema(ema: dict[str, torch.Tensor], arch: BundledArchitecture, tokenizer, scheduler, path: Path,
+               extra: dict | None = None) -> None:
+    """Write EMA weights as the bundled diffusers-style folder."""
+    from lift3d.priors.bundled import save_bundled
+
+    unet, text_encoder = arch.unet(), arch.text_encoder(len(tokenizer))
+    unet.load_state_dict({k[len("unet."):]: v for k, v in ema.items() if k.startswith("unet.")})
+    text_encoder.load_state_dict({k[len("text_encoder."):]: v for k, v in ema.items() if k.startswith("text_encoder.")})
+    save_bundled(Path(path), unet, text_encoder, tokenizer, scheduler, extra)
+
+
+def _load_or_render(run, cfg: TrainPriorConfig, gen: torch.Generator) -> PriorData:
+    """Render the training set once per run and cache it in the run folder (safetensors)."""
+    from safetensors.torch import load_file, save_file
+
+    from lift3d.data import FAMILIES
+
+    path = run.path / "prior_data.safetensors"
+    if path.is_file():
+        t = load_file(str(path))
+        return PriorData(t["shade"].float() / 255, t["alpha"].float() / 255, t["family"], t["elevation"],
+                         t["azimuth"], tuple(FAMILIES))
+    data = render_prior_data_quantized(cfg.data, gen)
+    save_file({"shade": (data.shade * 255).round().to(torch.uint8), "alpha": (data.alpha * 255).round().to(torch.uint8),
+               "family": data.family, "elevation": data.elevation, "azimuth": data.azimuth}, str(path))
+    return data
+
+
+def render_prior_data_quantized(cfg: PriorDataConfig, gen: torch.Generator) -> PriorData:
+    """Render and round to 8 bits, so a fresh run and a resumed run (which reloads the cache) see equal data."""
+    from lift3d.train.prior_data import render_prior_data
+
+    d = render_prior_data(cfg, gen)
+    return PriorData((d.shade * 255).round() / 255, (d.alpha * 255).round() / 255, d.family, d.elevation,
+                     d.azimuth, d.families)
+
+
+def main(argv: list[str], prog: str = "lift3d train-prior") -> None:
+    import tyro
+
+    cfg = tyro.cli(TrainPriorConfig, args=argv, prog=prog)
+    path = train_prior(cfg)
+    print(f"run: {path}", file=sys.stderr)
+
+
+__all__ = ["BUNDLED_PRIOR_DIR", "TrainPriorConfig", "train_prior", "main"]

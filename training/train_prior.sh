@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The exact command that trains the shipped bundled prior (seed 0). Resumable: rerun the same command
+# (add --resume) to continue from training/prior-text32/ckpt; it exports the EMA weights when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec .venv/bin/lift3d train-prior --output training/prior-text32 --seed 0 --steps 8000 \
+  --export-to lift3d/assets/prior-text32 --quiet "$@"
