@@ -77,7 +77,7 @@ def _ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], d
 def train_prior(cfg: TrainPriorConfig) -> Path:
     """Train (or resume) and return the run folder."""
     from lift3d.data import palette_rgb
-    from lift3d.priors.bundled import build_tokenizer, caption_vocabulary, camera_condition_from_angles, save_bundled
+    from lift3d.priors.bundled import build_tokenizer, camera_condition_from_angles, caption_vocabulary
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
 
