@@ -106,3 +106,122 @@ def save_sd(folder: Path, prediction_type: str = "epsilon", seed: int = 0) -> Pa
         "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"]})
     return folder
+
+
+def ddim_scheduler_config() -> dict:
+    """``scheduler/scheduler_config.json`` of ashawkey/mvdream-sd2.1-diffusers / Zero123 ports (DDIM, scaled_linear)."""
+    return {"_class_name": "DDIMScheduler", "_diffusers_version": "0.25.0", "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": False,
+            "num_train_timesteps": 1000, "prediction_type": "epsilon", "set_alpha_to_one": False,
+            "steps_offset": 1, "trained_betas": None}
+
+
+TINY_MV_UNET = {"image_size": 8, "in_channels": 4, "out_channels": 4, "model_channels": 8, "num_res_blocks": 1,
+                "attention_resolutions": [1, 2], "channel_mult": [1, 2], "num_head_channels": 4,
+                "transformer_depth": 1, "context_dim": 32, "camera_dim": 16, "use_linear_in_transformer": True,
+                "norm_num_groups": 4}
+"""A tiny MultiViewUNet config with the keys of MVDream's ``unet/config.json``."""
+
+
+def original_mvdream_state_dict(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random state dict with the key names/shapes of the released LDM checkpoint (sd-v2.1-base-4view.pt).
+
+    Written from the LDM ``openaimodel`` layout (input_blocks / middle_block / output_blocks, ResBlock
+    ``in_layers.{0,2}``, ``emb_layers.1``, ``out_layers.{0,3}``, ``skip_connection``, SpatialTransformer
+    ``norm``/``proj_in``/``transformer_blocks.<k>``/``proj_out``), independently of lift3d's module.
+    """
+    g = torch.Generator().manual_seed(seed)
+    c, emb, ctx = cfg["model_channels"], 4 * cfg["model_channels"], cfg["context_dim"]
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def add(name: str, *shape: int) -> None:
+        shapes[name] = shape
+
+    def linear(name: str, o: int, i: int, bias: bool = True) -> None:
+        add(name + ".weight", o, i)
+        if bias:
+            add(name + ".bias", o)
+
+    def conv(name: str, o: int, i: int, k: int) -> None:
+        add(name + ".weight", o, i, k, k)
+        add(name + ".bias", o)
+
+    def res(p: str, i: int, o: int) -> None:
+        add(p + "in_layers.0.weight", i), add(p + "in_layers.0.bias", i)
+        conv(p + "in_layers.2", o, i, 3)
+        linear(p + "emb_layers.1", o, emb)
+        add(p + "out_layers.0.weight", o), add(p + "out_layers.0.bias", o)
+        conv(p + "out_layers.3", o, o, 3)
+        if i != o:
+            conv(p + "skip_connection", o, i, 1)
+
+    def st(p: str, ch: int) -> None:
+        add(p + "norm.weight", ch), add(p + "norm.bias", ch)
+        linear(p + "proj_in", ch, ch)
+        for k in range(cfg["transformer_depth"]):
+            b = f"{p}transformer_blocks.{k}."
+            for a, kv in (("attn1", ch), ("attn2", ctx)):
+                linear(b + a + ".to_q", ch, ch, False), linear(b + a + ".to_k", ch, kv, False)
+                linear(b + a + ".to_v", ch, kv, False), linear(b + a + ".to_out.0", ch, ch)
+            linear(b + "ff.net.0.proj", 8 * ch, ch), linear(b + "ff.net.2", ch, 4 * ch)
+            for n in ("norm1", "norm2", "norm3"):
+                add(b + n + ".weight", ch), add(b + n + ".bias", ch)
+        linear(p + "proj_out", ch, ch)
+
+    linear("time_embed.0", emb, c), linear("time_embed.2", emb, emb)
+    linear("camera_embed.0", emb, cfg["camera_dim"]), linear("camera_embed.2", emb, emb)
+    conv("input_blocks.0.0", c, cfg["in_channels"], 3)
+    skips, ch, ds, i = [c], c, 1, 1
+    for level, mult in enumerate(cfg["channel_mult"]):
+        for _ in range(cfg["num_res_blocks"]):
+            res(f"input_blocks.{i}.0.", ch, mult * c)
+            ch = mult * c
+            if ds in cfg["attention_resolutions"]:
+                st(f"input_blocks.{i}.1.", ch)
+            skips.append(ch)
+            i += 1
+        if level < len(cfg["channel_mult"]) - 1:
+            conv(f"input_blocks.{i}.0.op", ch, ch, 3)
+            skips.append(ch)
+            i, ds = i + 1, ds * 2
+    res("middle_block.0.", ch, ch), st("middle_block.1.", ch), res("middle_block.2.", ch, ch)
+    i = 0
+    for level, mult in reversed(list(enumerate(cfg["channel_mult"]))):
+        for r in range(cfg["num_res_blocks"] + 1):
+            res(f"output_blocks.{i}.0.", ch + skips.pop(), mult * c)
+            ch, j = mult * c, 1
+            if ds in cfg["attention_resolutions"]:
+                st(f"output_blocks.{i}.1.", ch)
+                j = 2
+            if level and r == cfg["num_res_blocks"]:
+                conv(f"output_blocks.{i}.{j}.conv", ch, ch, 3)
+                ds //= 2
+            i += 1
+    add("out.0.weight", ch), add("out.0.bias", ch)
+    conv("out.2", cfg["out_channels"], c, 3)
+    sd = {f"model.diffusion_model.{k}": 0.2 * torch.randn(s, generator=g) for k, s in shapes.items()}
+    for k, s in shapes.items():  # GroupNorm/LayerNorm scales near 1
+        if k.endswith("weight") and len(s) == 1:
+            sd[f"model.diffusion_model.{k}"] += 1.0
+    sd["first_stage_model.encoder.conv_in.weight"] = torch.randn(8, 3, 3, 3, generator=g)
+    sd["cond_stage_model.model.positional_embedding"] = torch.randn(77, ctx, generator=g)
+    return sd
+
+
+def save_mvdream(folder: Path, seed: int = 0) -> Path:
+    """A tiny MVDream folder in ashawkey/mvdream-sd2.1-diffusers layout (unet class name as there)."""
+    from lift3d.priors.mvdream_unet import MultiViewUNet
+
+    torch.manual_seed(seed)
+    save_clip_text(folder)
+    MultiViewUNet(**TINY_MV_UNET).save_pretrained(folder / "unet", safe_serialization=True)
+    config = json.loads((folder / "unet" / "config.json").read_text())
+    write_json(folder / "unet" / "config.json", {**config, "_class_name": "MultiViewUNetModel"})
+    tiny_vae().save_pretrained(folder / "vae", safe_serialization=True)
+    write_json(folder / "scheduler" / "scheduler_config.json", ddim_scheduler_config())
+    write_json(folder / "model_index.json", {
+        "_class_name": "MVDreamPipeline", "_diffusers_version": "0.25.0", "feature_extractor": [None, None],
+        "image_encoder": [None, None], "requires_safety_checker": False, "scheduler": ["diffusers", "DDIMScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["mv_unet", "MultiViewUNetModel"], "vae": ["diffusers", "AutoencoderKL"]})
+    return folder
