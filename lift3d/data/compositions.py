@@ -32,7 +32,9 @@ def sdf_mesh(fn: Callable[[Tensor], Tensor], half_extents: tuple[float, float, f
     """
     h = np.asarray(half_extents, dtype=np.float64)
     step = 2 * h.max() / resolution
-    lo, hi = -h - 2 * step, h + 2 * step
+    # Offset the grid by an irrational fraction of a cell so flat faces never lie exactly on grid planes
+    # (exact zeros there give degenerate, non-manifold triangles).
+    lo, hi = -h - 2.382 * step, h + 2 * step
     axes = [np.arange(lo[i], hi[i] + 0.5 * step, step) for i in range(3)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
     with torch.no_grad():
@@ -118,7 +120,7 @@ class Table:
         return (0.5 * self.length, 0.5 * self.width, 0.5 * self.height)
 
     def mesh(self, resolution: int = 96) -> trimesh.Trimesh:
-        return sdf_mesh(self.sdf, self.half_extents(), max(resolution, 128))
+        return sdf_mesh(self.sdf, self.half_extents(), resolution)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,10 @@ def pyramid(p: Tensor, base: float, height: float) -> Tensor:
     a = m2 * (qx + s) ** 2 + qy * qy
     b = m2 * (qx + 0.5 * t) ** 2 + (qy - m2 * t) ** 2
     d2 = torch.where(torch.minimum(qy, -qx * m2 - qy * 0.5) > 0.0, torch.zeros_like(a), torch.minimum(a, b))
-    return base * ((d2 + qz * qz) / m2).sqrt() * torch.sign(torch.maximum(qz, -y))
+    d = ((d2 + qz * qz) / m2).sqrt() * torch.sign(torch.maximum(qz, -y))
+    # Below the base the nearest point is on the base square (the branch IQ adds for p.y <= 0).
+    under = torch.stack([x.clamp_min(0.0), z.clamp_min(0.0), y], dim=-1).norm(dim=-1)
+    return base * torch.where(y <= 0.0, under, d)
 
 
 def triangle2d(p: Tensor, v0: tuple[float, float], v1: tuple[float, float], v2: tuple[float, float]) -> Tensor:

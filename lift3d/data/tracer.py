@@ -36,23 +36,26 @@ def sphere_trace(obj: ProceduralObject, origins: Tensor, directions: Tensor, max
     t = (-b - sq).clamp_min(0.0)
     t_far = -b + sq
     hit = torch.zeros_like(t, dtype=torch.bool)
-    active = torch.nonzero((disc > 0) & (t_far > 0)).squeeze(-1)
-    last = torch.full_like(t, float("inf"))
+    idx = torch.nonzero((disc > 0) & (t_far > 0)).squeeze(-1)
+    # State of the rays in flight; finished rays are frozen (step 0) and compacted away lazily.
+    o, dr, ta, tf = origins[idx], directions[idx], t[idx], t_far[idx]
+    live = torch.ones_like(ta, dtype=torch.bool)
+    d = torch.full_like(ta, float("inf"))
     for _ in range(max_steps):
-        if active.numel() == 0:
+        d = obj.sdf(torch.addcmul(o, dr, ta[:, None]))
+        converged = live & (d < eps)
+        hit[idx[converged]] = True
+        live = live & ~converged & (ta + d < tf)
+        ta = torch.where(live, ta + d, ta)
+        n_live = int(live.sum())
+        if n_live == 0:
             break
-        ta = t[active]
-        d = obj.sdf(origins[active] + ta[:, None] * directions[active])
-        last[active] = d
-        done = d < eps
-        hit[active[done]] = True
-        ta = ta + d
-        t[active] = torch.where(done, ta - d, ta)
-        keep = ~done & (ta < t_far[active])
-        active = active[keep]
+        if n_live < 0.7 * live.numel():
+            t[idx] = ta
+            idx, o, dr, ta, tf, d, live = idx[live], o[live], dr[live], ta[live], tf[live], d[live], live[live]
+    t[idx] = ta
     # Rays still marching after max_steps (grazing a surface) count as hits when already very close.
-    if active.numel() > 0:
-        hit[active] = last[active].abs() < 20 * eps
+    hit[idx[live & (d.abs() < 5 * eps)]] = True
     return t, hit
 
 
