@@ -225,3 +225,37 @@ def save_mvdream(folder: Path, seed: int = 0) -> Path:
         "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
         "unet": ["mv_unet", "MultiViewUNetModel"], "vae": ["diffusers", "AutoencoderKL"]})
     return folder
+
+
+def save_deepfloyd(folder: Path, seed: int = 0) -> Path:
+    """A tiny DeepFloyd IF stage-I folder (IF-I-XL-v1.0 layout: learned-variance UNet, T5, cosine DDPM)."""
+    from diffusers import UNet2DConditionModel
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    torch.manual_seed(seed)
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -3.0)]
+    pieces += [("▁" + w, -1.0) for w in WORDS] + [(c, -2.0) for c in CHARS]
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=77)
+    tokenizer.save_pretrained(folder / "tokenizer")
+    config = T5Config(vocab_size=len(pieces), d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=4,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    T5EncoderModel(config).save_pretrained(folder / "text_encoder", safe_serialization=True)
+    UNet2DConditionModel(
+        sample_size=8, layers_per_block=1, block_out_channels=(8, 16), in_channels=3, out_channels=6,
+        down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+        mid_block_type="UNetMidBlock2DSimpleCrossAttn",
+        up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"), cross_attention_dim=32,
+        encoder_hid_dim=16, attention_head_dim=4, addition_embed_type="text", addition_embed_type_num_heads=2,
+        cross_attention_norm="group_norm", resnet_time_scale_shift="scale_shift", act_fn="gelu", norm_num_groups=4,
+    ).save_pretrained(folder / "unet", safe_serialization=True)
+    write_json(folder / "scheduler" / "scheduler_config.json", {
+        "_class_name": "DDPMScheduler", "_diffusers_version": "0.16.0", "beta_end": 0.02,
+        "beta_schedule": "squaredcos_cap_v2", "beta_start": 0.0001, "clip_sample": True, "clip_sample_range": 1.0,
+        "dynamic_thresholding_ratio": 0.95, "num_train_timesteps": 1000, "prediction_type": "epsilon",
+        "sample_max_value": 1.5, "thresholding": True, "trained_betas": None, "variance_type": "learned_range"})
+    write_json(folder / "model_index.json", {
+        "_class_name": "IFPipeline", "_diffusers_version": "0.16.0", "feature_extractor": [None, None],
+        "requires_safety_checker": False, "safety_checker": [None, None], "scheduler": ["diffusers", "DDPMScheduler"],
+        "text_encoder": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "T5Tokenizer"],
+        "unet": ["diffusers", "UNet2DConditionModel"], "watermarker": [None, None]})
+    return folder

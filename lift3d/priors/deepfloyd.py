@@ -1,0 +1,75 @@
+"""DeepFloyd IF stage I: a pixel-space prior at 64x64 with a T5-XXL text encoder.
+
+"DeepFloyd IF" (Stability AI / DeepFloyd, 2023; Imagen-style cascade, "Photorealistic Text-to-Image
+Diffusion Models with Deep Language Understanding", Saharia et al., arXiv 2205.11487). Stage I
+(``DeepFloyd/IF-I-XL-v1.0``) denoises 64x64 RGB in [-1, 1] directly, so SDS needs no VAE encoder
+(cheap backward, no encoder NaNs). Its UNet predicts a learned variance too ("learned_range",
+6 output channels): the first 3 channels are epsilon, the rest is ignored. The scheduler is
+``squaredcos_cap_v2`` (cosine), read from ``scheduler/scheduler_config.json``.
+
+Text: T5 encoder states of the prompt padded to 77 tokens, with the attention mask (as diffusers'
+``IFPipeline.encode_prompt``); caption cleaning (``clean_caption``) is not applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from lift3d.priors.base import to_epsilon
+from lift3d.priors.hub import resolve_model
+from lift3d.priors.stable_diffusion import (
+    LoadOptions,
+    PromptEncoder,
+    TextConditionedPrior,
+    load_scheduler,
+    place,
+    prompt_cache,
+    resolve_placement,
+)
+
+IF_MAX_LENGTH = 77
+"""Token length of IF prompts (diffusers' IFPipeline)."""
+
+
+class DeepFloydIFPrior(TextConditionedPrior):
+    """IF stage I UNet in pixel space; keeps the epsilon half of the learned-variance output."""
+
+    def __init__(self, unet: torch.nn.Module, scheduler: object) -> None:
+        super().__init__(unet, scheduler, vae=None)
+        self.channels = int(unet.config.in_channels)
+
+    def forward_unet(self, x_t: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor,
+                     camera: torch.Tensor | None = None) -> torch.Tensor:
+        """Epsilon ``[N, 3, 64, 64]`` (channels ``:3`` of the 6-channel output)."""
+        dtype = self.unet.dtype
+        raw = self.unet(x_t.to(dtype), t, encoder_hidden_states=embeddings.to(dtype)).sample.float()
+        return to_epsilon(raw[:, : self.channels], x_t, t, self.alphas_cumprod, self.prediction_type)
+
+
+@dataclass(frozen=True)
+class DeepFloydIFConfig:
+    """DeepFloyd IF stage I prior (pixel space, 64 px). Needs the IF license accepted on the hub."""
+
+    model: str = "DeepFloyd/IF-I-XL-v1.0"
+    """Hub id or local folder (model_index.json, unet/, text_encoder/ (T5EncoderModel), tokenizer/, scheduler/)."""
+    load: LoadOptions = field(default_factory=LoadOptions)
+    """Device, precision, offload and prompt cache (T5-XXL is ~9 GB in fp16: offload or cache prompts)."""
+
+    def build(self) -> DeepFloydIFPrior:
+        from diffusers import UNet2DConditionModel
+        from transformers import AutoTokenizer, T5EncoderModel
+
+        folder = resolve_model(self.model, "DeepFloyd IF prior", revision=self.load.revision,
+                               required=("model_index.json", "unet/config.json", "text_encoder/config.json",
+                                         "scheduler/scheduler_config.json"))
+        device, dtype = resolve_placement(self.load)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", use_safetensors=True, torch_dtype=dtype)
+        prior = DeepFloydIFPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder))
+        prior.alphas_cumprod = prior.alphas_cumprod.to(device)
+        tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", model_max_length=IF_MAX_LENGTH)
+        encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", use_safetensors=True, dtype=dtype)
+        prior.prompt_encoder = PromptEncoder(tokenizer, place(encoder, device, self.load.cpu_offload),
+                                             prompt_cache(folder, self.model, self.load, "t5"), use_attention_mask=True)
+        return prior

@@ -1,0 +1,64 @@
+"""DeepFloyd IF stage I loader: pixel space, learned-variance output, cosine schedule, one SDS step."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from priors_fixtures import save_deepfloyd
+
+from lift3d.guidance.sds import SDSConfig
+from lift3d.priors.base import Branch
+from lift3d.priors.deepfloyd import DeepFloydIFConfig
+from lift3d.priors.stable_diffusion import LoadOptions
+
+
+@pytest.fixture(scope="module")
+def prior(tmp_path_factory: pytest.TempPathFactory) -> object:
+    root = tmp_path_factory.mktemp("if")
+    folder = save_deepfloyd(root / "IF-I-XL-v1.0")
+    load = LoadOptions(device="cpu", cache_dir=str(root / "cache"))
+    return DeepFloydIFConfig(model=str(folder), load=load).build()
+
+
+def test_pixel_space_and_cosine_schedule(prior: object) -> None:
+    assert prior.vae is None and prior.channels == 3 and prior.resolution == 8
+    images = torch.rand(2, 20, 20, 3)
+    x = prior.encode(images)
+    assert x.shape == (2, 3, 8, 8) and x.min() >= -1 and x.max() <= 1
+    # squaredcos_cap_v2: abar_t ~ cos^2((t/T + s) / (1 + s) * pi / 2) / cos^2(s / (1 + s) * pi / 2), s = 0.008
+    f = lambda t: math.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    assert abs(prior.alphas_cumprod[499].item() - f(500) / f(0)) < 2e-3
+
+
+def test_epsilon_is_first_three_channels_of_learned_variance_output(prior: object) -> None:
+    text = prior.encode_text(["a dog"])
+    assert text.shape == (1, 77, 16)
+    x, t = torch.randn(1, 3, 8, 8), torch.tensor([300])
+    cond = prior.prompt("a dog", view_dependent=False).conditions(batch=1)
+    eps = prior.predict(x, t, cond, [Branch.TEXT])[Branch.TEXT]
+    with torch.no_grad():
+        raw = prior.unet(x, t, encoder_hidden_states=text).sample
+    assert raw.shape[1] == 6
+    torch.testing.assert_close(eps, raw[:, :3])
+
+
+def test_padding_mask_reaches_t5(prior: object) -> None:
+    # with the mask, padding tokens cannot change the states of the real tokens
+    tok = prior.prompt_encoder.tokenizer(["a dog"], padding="max_length", max_length=77, return_tensors="pt")
+    n = int(tok.attention_mask.sum())
+    full = prior.encode_text(["a dog"])[0, :n]
+    with torch.no_grad():
+        short = prior.prompt_encoder.model(tok.input_ids[:, :n]).last_hidden_state[0]
+    torch.testing.assert_close(full, short, atol=1e-5, rtol=1e-5)
+
+
+def test_one_sds_step(prior: object) -> None:
+    cond = prior.prompt("a cat", negative="blurry", view_dependent=False).conditions(batch=2)
+    images = torch.rand(2, 8, 8, 3, requires_grad=True)
+    out = SDSConfig(guidance_scale=20.0).build(prior)(images, cond, generator=torch.Generator().manual_seed(0))
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and images.grad.abs().sum() > 0
+    assert list(Path(prior.prompt_encoder.cache.folder).glob("*.safetensors"))
