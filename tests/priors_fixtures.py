@@ -291,3 +291,19 @@ def save_zero123(folder: Path, seed: int = 0) -> Path:
         "safety_checker": [None, None], "scheduler": ["diffusers", "DDIMScheduler"],
         "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]})
     return folder
+
+
+def save_clip_model(folder: Path, seed: int = 0) -> Path:
+    """A tiny transformers CLIPModel folder (openai/clip-vit-large-patch14 layout: config, weights, tokenizer)."""
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(seed)
+    vocab_size = write_clip_tokenizer(folder)
+    text = {"vocab_size": vocab_size, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "max_position_embeddings": 77, "bos_token_id": 0, "eos_token_id": 1,
+            "pad_token_id": 1}
+    vision = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 16, "patch_size": 8}
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=12)).save_pretrained(
+        folder, safe_serialization=True)
+    return folder
