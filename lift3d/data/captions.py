@@ -41,7 +41,7 @@ TEMPLATES: tuple[str, ...] = (
 def caption_for(family: str, colour: str, seed: int) -> str:
     """A caption for (``family``, canonical ``colour``), its wording deterministic in ``seed``.
 
-    Seed 0 always gives the plain canonical form "a {colour} {family}".
+    Seed 0 always gives the plain canonical form "a {colour} {family}" (or "an ...").
     """
     if family not in FAMILY_WORDS:
         raise ValueError(f"unknown family {family!r}; choose one of {list(FAMILY_WORDS)}.")
@@ -49,10 +49,11 @@ def caption_for(family: str, colour: str, seed: int) -> str:
     if col is None:
         raise ValueError(f"unknown colour {colour!r}; choose one of {[c.name for c in PALETTE]}.")
     if seed == 0:
-        return f"a {colour} {family}"
-    rng = random.Random(f"caption:{family}:{colour}:{seed}")
-    text = rng.choice(TEMPLATES).format(colour=rng.choice((col.name,) + col.synonyms),
-                                        shape=rng.choice(FAMILY_WORDS[family]))
+        text = f"a {colour} {family}"
+    else:
+        rng = random.Random(f"caption:{family}:{colour}:{seed}")
+        text = rng.choice(TEMPLATES).format(colour=rng.choice((col.name,) + col.synonyms),
+                                            shape=rng.choice(FAMILY_WORDS[family]))
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 

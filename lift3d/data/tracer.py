@@ -37,25 +37,27 @@ def sphere_trace(obj: ProceduralObject, origins: Tensor, directions: Tensor, max
     t_far = -b + sq
     hit = torch.zeros_like(t, dtype=torch.bool)
     idx = torch.nonzero((disc > 0) & (t_far > 0)).squeeze(-1)
-    # State of the rays in flight; finished rays are frozen (step 0) and compacted away lazily.
+    # State of the rays in flight; finished rays are frozen and compacted away lazily (written back then).
     o, dr, ta, tf = origins[idx], directions[idx], t[idx], t_far[idx]
     live = torch.ones_like(ta, dtype=torch.bool)
+    converged = torch.zeros_like(live)
     d = torch.full_like(ta, float("inf"))
     for _ in range(max_steps):
         d = obj.sdf(torch.addcmul(o, dr, ta[:, None]))
-        converged = live & (d < eps)
-        hit[idx[converged]] = True
-        live = live & ~converged & (ta + d < tf)
+        new = live & (d < eps)
+        converged |= new
+        live &= ~new & (ta + d < tf)
         ta = torch.where(live, ta + d, ta)
         n_live = int(live.sum())
         if n_live == 0:
             break
-        if n_live < 0.7 * live.numel():
-            t[idx] = ta
-            idx, o, dr, ta, tf, d, live = idx[live], o[live], dr[live], ta[live], tf[live], d[live], live[live]
-    t[idx] = ta
+        if n_live < 0.6 * live.numel():
+            t[idx], hit[idx] = ta, converged
+            keep = live
+            idx, o, dr, ta, tf, d, live = idx[keep], o[keep], dr[keep], ta[keep], tf[keep], d[keep], live[keep]
+            converged = converged[keep]
     # Rays still marching after max_steps (grazing a surface) count as hits when already very close.
-    hit[idx[live & (d.abs() < 5 * eps)]] = True
+    t[idx], hit[idx] = ta, converged | (live & (d.abs() < 5 * eps))
     return t, hit
 
 
@@ -105,14 +107,11 @@ def render_object(obj: ProceduralObject, cameras: Cameras,
     forward = cams.c2w[:, :3, 2].repeat_interleave(H * s * W * s, dim=0)
     z = t[idx] * (d[idx] * forward[idx]).sum(-1)
 
-    def scatter(values: Tensor) -> Tensor:
-        out = torch.zeros(o.shape[0], values.shape[-1], dtype=o.dtype, device=o.device)
-        out[idx] = values
-        # [B, H, s, W, s, C] -> box filter over the s x s block of each pixel.
-        return out.reshape(B, H, s, W, s, -1).mean(dim=(2, 4))
-
-    alpha = scatter(torch.ones_like(z)[:, None])
+    # One scatter and one s x s box filter for all channels: [shaded 3, alpha 1, z 1, normal 3, albedo 3].
+    packed = torch.zeros(o.shape[0], 11, dtype=o.dtype, device=o.device)
+    packed[idx] = torch.cat([shaded, torch.ones_like(z)[:, None], z[:, None], normals, albedo], dim=-1)
+    pix = packed.reshape(B, H, s, W, s, 11).sum(dim=4).sum(dim=2) / (s * s)
+    alpha = pix[..., 3:4]
     bg = torch.as_tensor(background, dtype=o.dtype, device=o.device).expand(B, H, W, 3)
-    rgb = scatter(shaded) + (1.0 - alpha) * bg
-    return RenderOutput(rgb=rgb, alpha=alpha, depth=scatter(z[:, None]), normal=scatter(normals),
-                        aux={"albedo": scatter(albedo)})
+    rgb = pix[..., :3] + (1.0 - alpha) * bg
+    return RenderOutput(rgb=rgb, alpha=alpha, depth=pix[..., 4:5], normal=pix[..., 5:8], aux={"albedo": pix[..., 8:]})
