@@ -44,10 +44,10 @@ def looks_like_hub_id(spec: str) -> bool:
             and "\\" not in spec and not spec.endswith((".safetensors", ".ckpt", ".pt")))
 
 
-def not_found_message(spec: str, what: str, detail: str = "") -> str:
+def not_found_message(spec: str, what: str, detail: str = "", cache: Path | None = None) -> str:
     """The one-line explanation of a model that could not be found."""
     local = Path(spec).expanduser().resolve()
-    cache = hub_cache_dir()
+    cache = cache or hub_cache_dir()
     mode = "offline: HF_HUB_OFFLINE is set, no download tried" if hub_offline() else "download failed"
     how = (f"download it with `hf download {spec}` (or `huggingface-cli download {spec}`) on a machine with "
            f"internet, or pass a local diffusers folder with --prior PATH" if looks_like_hub_id(spec)
@@ -96,10 +96,10 @@ def resolve_model(spec: str | os.PathLike[str], what: str = "prior", required: S
     from huggingface_hub import snapshot_download
 
     try:
-        folder = snapshot_download(text, revision=revision, cache_dir=cache_dir, allow_patterns=list(ALLOW_PATTERNS),
-                                   local_files_only=hub_offline())
+        folder = snapshot_download(text, revision=revision, cache_dir=cache_dir or hub_cache_dir(),
+                                   allow_patterns=list(ALLOW_PATTERNS), local_files_only=hub_offline())
     except Exception as e:  # noqa: BLE001 - every hub failure becomes the same one-line user error
-        raise LiftError(not_found_message(text, what, type(e).__name__)) from None
+        raise LiftError(not_found_message(text, what, type(e).__name__, Path(cache_dir or hub_cache_dir()))) from None
     return check_folder(Path(folder), text, what, required)
 
 
