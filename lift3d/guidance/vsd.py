@@ -79,7 +79,7 @@ class VSD(Guidance):
             if isinstance(prior, UNetPrior):
                 self.phi: LoRAPhi | SmallPhi = LoRAPhi(prior, rank=cfg.lora_rank)
             else:
-                self.phi = SmallPhi(prior.channels, prior.num_train_timesteps, hidden=cfg.phi_hidden)
+                self.phi = SmallPhi(prior.channels, prior.resolution, prior.num_train_timesteps, hidden=cfg.phi_hidden)
         self.phi.to(device)
         self.optimizer = torch.optim.AdamW(list(self.phi.parameters()), lr=cfg.phi_lr)
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)

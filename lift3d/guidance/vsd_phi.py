@@ -76,12 +76,14 @@ class LoRAPhi(torch.nn.Module):
 
 
 class SmallPhi(torch.nn.Module):
-    """A small conditional conv net predicting x0 from ``(z_t, t, camera)``; text is ignored."""
+    """A small conditional conv net predicting x0 from ``(z_t, t, camera)`` ``[B, C, r, r]``; text is ignored."""
 
     prediction_type = PredictionType.SAMPLE
 
-    def __init__(self, channels: int, num_train_timesteps: int, hidden: int = 64, camera_dim: int = 16) -> None:
+    def __init__(self, channels: int, resolution: int, num_train_timesteps: int, hidden: int = 64,
+                 camera_dim: int = 16) -> None:
         super().__init__()
+        self.mean = torch.nn.Parameter(torch.zeros(channels, resolution, resolution))
         self.num_train_timesteps = num_train_timesteps
         self.embed = torch.nn.Sequential(torch.nn.Linear(64 + camera_dim, hidden), torch.nn.SiLU(),
                                          torch.nn.Linear(hidden, 2 * hidden))
@@ -94,7 +96,7 @@ class SmallPhi(torch.nn.Module):
         scale, shift = self.embed(torch.cat([timestep_features(t, 64, self.num_train_timesteps), camera], -1)).chunk(2, -1)
         h = F.silu(self.conv_in(z))
         h = F.silu(self.conv_mid(h) * (1 + scale[..., None, None]) + shift[..., None, None])
-        return z + self.conv_out(h)  # residual x0 estimate
+        return self.mean + self.conv_out(h)  # a learned mean image plus a (z, t, camera)-dependent correction
 
 
 def phi_epsilon(phi: LoRAPhi | SmallPhi, z: torch.Tensor, t: torch.Tensor, text: torch.Tensor | None,

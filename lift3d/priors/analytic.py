@@ -115,19 +115,28 @@ class AnalyticPrior(torch.nn.Module):
         self.num_train_timesteps = acp.shape[0]
 
     @classmethod
-    def point_mass(cls, images: torch.Tensor, uncond_variance: float = 1.0,
+    def point_mass(cls, images: torch.Tensor, distractors: torch.Tensor | None = None, uncond_variance: float = 1e-3,
                    negative: torch.Tensor | None = None) -> AnalyticPrior:
-        """Text = point mass at ``images`` ``[1, H, W, 3]`` (or ``[V, H, W, 3]`` with V views on a turn);
-        uncond (index 1) = ``N(0, uncond_variance I)`` (every image); negative (index 2, optional) = a
-        point mass at ``negative`` ``[1, H, W, 3]``."""
-        means = images_to_samples(images)[:, None]  # [V, 1, 3, h, w]
-        views = means.shape[0]
+        """A "fit these images" prior.
+
+        Index 0 (text) = a point mass at ``images`` ``[1, H, W, 3]`` (or ``[V, H, W, 3]``: V views
+        evenly spaced in azimuth from 0). Index 1 (uncond) = "all images": a mixture, with variance
+        ``uncond_variance``, of the target and ``distractors`` ``[D, H, W, 3]`` (default: the
+        inverted target, black and white), per view. Index 2 (negative, optional) = a point mass at
+        ``negative`` ``[1, H, W, 3]``.
+        """
+        target = images_to_samples(images)  # [V, 3, h, w]
+        views = target.shape[0]
         az = torch.arange(views) * (360.0 / views) if views > 1 else None
-        dists = [GaussianMixture(means, 0.0, view_azimuths_deg=az),
-                 GaussianMixture(torch.zeros_like(means[:1, :1]), uncond_variance)]
+        if distractors is None:
+            others = torch.stack([-target, -torch.ones_like(target), torch.ones_like(target)], dim=1)
+        else:
+            others = images_to_samples(distractors, target.shape[-1])[None].expand(views, -1, -1, -1, -1)
+        dists = [GaussianMixture(target[:, None], 0.0, view_azimuths_deg=az),
+                 GaussianMixture(torch.cat([target[:, None], others], dim=1), uncond_variance, view_azimuths_deg=az)]
         if negative is not None:
-            dists.append(GaussianMixture(images_to_samples(negative)[:, None], 0.0))
-        return cls(dists, resolution=means.shape[-1])
+            dists.append(GaussianMixture(images_to_samples(negative, target.shape[-1])[:, None], 0.0))
+        return cls(dists, resolution=target.shape[-1])
 
     @staticmethod
     def conditions(batch: int, text: int = 0, uncond: int | None = 1, negative: int | None = None,
