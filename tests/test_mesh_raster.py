@@ -149,3 +149,17 @@ def test_camera_inside_mesh_culls_near_faces_without_nan() -> None:
     out = render_mesh(mesh.vertices.detach(), mesh.faces, cams)
     assert torch.isfinite(out.rgb).all() and torch.isfinite(out.depth).all()
     assert out.alpha.mean() > 0.9  # the far side of the sphere fills the view
+
+
+def test_backface_culling_keeps_the_front_surface() -> None:
+    mesh = Mesh.icosphere(2)
+    cams = Cameras.from_spherical(torch.tensor([10.0]), torch.tensor([40.0]), torch.tensor([3.0]), 40.0, 24)
+    both = render_mesh(mesh.vertices.detach(), mesh.faces, cams, config=MeshRendererConfig(antialias=False))
+    front = render_mesh(mesh.vertices.detach(), mesh.faces, cams,
+                        config=MeshRendererConfig(antialias=False, cull_backfaces=True))
+    assert torch.equal(both.aux["face_ids"], front.aux["face_ids"])
+    inside_out = render_mesh(mesh.vertices.detach(), mesh.faces.flip(1), cams,
+                             config=MeshRendererConfig(antialias=False, cull_backfaces=True))
+    hit = both.alpha[..., 0] > 0
+    far, near = inside_out.depth[hit], both.depth[hit]
+    assert (far >= near - 1e-4).all() and (far - near).mean() > 1.0  # only the far side remains

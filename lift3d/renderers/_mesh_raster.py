@@ -1,13 +1,16 @@
 """Binned z-buffer visibility for triangle meshes (no gradients): which face wins each pixel.
 
 Ours, in torch, because no differentiable mesh rasterizer runs on CPU here (nvdiffrast is CUDA-only
-and not on PyPI, pytorch3d has no usable CPU wheel). Binning: every face only tests the pixel centres
-inside its own screen-space bounding box, enumerated into one flat candidate list and processed in
-chunks of bounded size, so the work is proportional to the covered area rather than to
-pixels x faces. Each candidate's depth and face id are packed into one int64 key
-(positive float32 bits are ordered like integers) and a single ``scatter_reduce(amin)`` resolves the
-z-test; ties go to the lower face id. :func:`rasterize_brute_force` is the all-pixels x all-faces
-oracle used by tests and the benchmark; both share :func:`_candidate_depth`, so they agree exactly.
+and not on PyPI, pytorch3d has no usable CPU wheel). Binning: each face only tests the pixel centres
+of its own screen-space bounding box. Faces are grouped by the power-of-two tile (``tw x th``) that
+covers their box, and each group is evaluated as one dense ``[faces, tw * th]`` broadcast (chunked to
+bound memory): the edge functions and ``1/z`` are affine in screen space, so a face's coverage and
+depth at offset ``(dx, dy)`` from its first box pixel are ``c0 + c1 dx + c2 dy``, with no gathers.
+The work is proportional to the covered area (at most 4x the box area) rather than to
+pixels x faces. Each candidate's depth and face id are packed into one int64 key (positive float32
+bits are ordered like integers) and ``scatter_reduce(amin)`` resolves the z-test; ties go to the
+lower face id. :func:`rasterize_brute_force` is the all-pixels x all-faces oracle used by tests and
+the benchmark; it evaluates the same affine forms in the same order, so both agree exactly.
 
 Faces are culled when a vertex lies behind the near plane, a vertex is not finite, or the projected
 area is below ``1e-10`` square pixels (degenerate). Pixel centres are at ``(i + 0.5, j + 0.5)``; a
@@ -45,17 +48,43 @@ def face_screen_data(pix: torch.Tensor, z: torch.Tensor, faces: torch.Tensor, ne
     return p, inv_z, area2, valid
 
 
-def _candidate_depth(
-    cx: torch.Tensor, cy: torch.Tensor, p: torch.Tensor, inv_z: torch.Tensor, area2: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coverage and perspective-correct depth of pixel centres ``(cx, cy) [N]`` in faces ``p [N, 3, 2]``."""
-    x0, y0, x1, y1, x2, y2 = p[:, 0, 0], p[:, 0, 1], p[:, 1, 0], p[:, 1, 1], p[:, 2, 0], p[:, 2, 1]
-    b0 = ((x1 - cx) * (y2 - cy) - (y1 - cy) * (x2 - cx)) / area2
-    b1 = ((x2 - cx) * (y0 - cy) - (y2 - cy) * (x0 - cx)) / area2
-    b2 = 1.0 - b0 - b1
-    inside = (b0 >= 0) & (b1 >= 0) & (b2 >= 0)
-    depth = 1.0 / (b0 * inv_z[:, 0] + b1 * inv_z[:, 1] + b2 * inv_z[:, 2]).clamp_min(1e-30)
-    return inside, depth
+def _bbox(p: torch.Tensor, width: int, height: int) -> tuple[torch.Tensor, ...]:
+    """First pixel ``(x0, y0)`` and size ``(bw, bh)`` of the pixel centres inside each face's bounding box."""
+    lo = torch.nan_to_num(p.amin(dim=-2), nan=0.0, posinf=1e9, neginf=-1e9)
+    hi = torch.nan_to_num(p.amax(dim=-2), nan=0.0, posinf=1e9, neginf=-1e9)
+    x0 = torch.ceil(lo[..., 0] - 0.5).clamp(0, width).long()
+    x1 = torch.floor(hi[..., 0] - 0.5).clamp(-1, width - 1).long()
+    y0 = torch.ceil(lo[..., 1] - 0.5).clamp(0, height).long()
+    y1 = torch.floor(hi[..., 1] - 0.5).clamp(-1, height - 1).long()
+    return x0, y0, (x1 - x0 + 1).clamp_min(0), (y1 - y0 + 1).clamp_min(0)
+
+
+def _coefficients(p: torch.Tensor, inv_z: torch.Tensor, area2: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor):
+    """Affine screen-space forms ``[..., 4, 3]`` of ``(b0, b1, b2, 1/z)`` around pixel ``(x0, y0)``.
+
+    Row ``k`` holds ``(value at the pixel centre, d/dx, d/dy)``; evaluating at integer offsets from the
+    face's first bounding-box pixel keeps the float error of an edge test independent of image size.
+    """
+    area = torch.where(area2 == 0, torch.ones_like(area2), area2)[..., None]
+    r = p - torch.stack([x0, y0], -1).to(p.dtype)[..., None, :] - 0.5  # corners relative to the pixel centre
+    x, y = r[..., 0], r[..., 1]
+    i, j = [1, 2, 0], [2, 0, 1]
+    value = (x[..., i] * y[..., j] - y[..., i] * x[..., j]) / area
+    ddx = (y[..., i] - y[..., j]) / area
+    ddy = (x[..., j] - x[..., i]) / area
+    bary = torch.stack([value, ddx, ddy], -1)  # [..., 3, 3]
+    w = (bary * inv_z[..., None]).sum(-2, keepdim=True)
+    return torch.cat([bary, w], -2)
+
+
+def _candidate_depth(coef: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coverage and perspective-correct depth at integer pixel offsets ``dx, dy [N]`` (``coef [N, 4, 3]``).
+
+    Same float operations, in the same order, as the tiled evaluation in :func:`rasterize`.
+    """
+    v = coef[..., 0] + coef[..., 1] * dx[:, None] + coef[..., 2] * dy[:, None]
+    inside = (v[:, :3] >= 0).all(-1)
+    return inside, 1.0 / v[:, 3].clamp_min(1e-30)
 
 
 def _pack(depth: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
@@ -87,53 +116,52 @@ def rasterize(
         width: image width.
         height: image height.
         near: faces with a vertex at depth ``<= near`` are culled.
-        cull_backfaces: drop faces whose projected winding is clockwise in OpenCV pixels (y down),
-            i.e. faces seen from behind for counter-clockwise outward-facing meshes.
+        cull_backfaces: drop faces seen from behind, taking normals by the right-hand rule over the
+            vertex order (trimesh's outward convention).
         chunk: maximum number of (pixel, face) candidates processed at once (memory bound).
 
     Returns:
         ``[B, H, W]`` long face ids, ``-1`` where no face covers the pixel.
     """
-    B = pix.shape[0]
+    B, F = pix.shape[0], faces.shape[0]
     keys = torch.full((B * height * width,), _EMPTY, dtype=torch.int64, device=pix.device)
-    if faces.shape[0] == 0:
+    if F == 0:
         return _unpack(keys).view(B, height, width)
     p, inv_z, area2, valid = face_screen_data(pix, z, faces, near)
     if cull_backfaces:
-        valid &= area2 > 0
-    lo = torch.nan_to_num(p.amin(dim=2), nan=0.0, posinf=1e9, neginf=-1e9)
-    hi = torch.nan_to_num(p.amax(dim=2), nan=0.0, posinf=1e9, neginf=-1e9)
-    x0 = torch.ceil(lo[..., 0] - 0.5).clamp(0, width).long()
-    x1 = torch.floor(hi[..., 0] - 0.5).clamp(-1, width - 1).long()
-    y0 = torch.ceil(lo[..., 1] - 0.5).clamp(0, height).long()
-    y1 = torch.floor(hi[..., 1] - 0.5).clamp(-1, height - 1).long()
-    bw, bh = (x1 - x0 + 1).clamp_min(0), (y1 - y0 + 1).clamp_min(0)
+        valid &= area2 < 0  # outward (right-hand rule) normals facing the camera give area2 < 0 (y down)
+    x0, y0, bw, bh = _bbox(p, width, height)
     count = torch.where(valid, bw * bh, torch.zeros_like(bw)).reshape(-1)  # [B * F]
     sel = torch.nonzero(count).squeeze(1)
     if sel.numel() == 0:
         return _unpack(keys).view(B, height, width)
-    count = count[sel]
-    ends = torch.cumsum(count, 0)
-    F = faces.shape[0]
-    flat = lambda t: t.reshape(B * F, *t.shape[2:])[sel]  # noqa: E731
-    p_s, iz_s, a_s = flat(p), flat(inv_z), flat(area2)
-    x0_s, y0_s, bw_s = flat(x0), flat(y0), flat(bw)
-    cam_s, face_s = sel // F, sel % F
-    start = 0
-    while start < sel.numel():
-        # The largest run of faces whose candidates fit in `chunk` (at least one face).
-        base = int(ends[start - 1]) if start > 0 else 0
-        stop = max(int(torch.searchsorted(ends, base + chunk, right=True)), start + 1)
-        c = count[start:stop]
-        owner = torch.repeat_interleave(torch.arange(start, stop, device=pix.device), c)
-        local = torch.arange(int(c.sum()), device=pix.device) - (ends[owner] - count[owner] - base)
-        px = x0_s[owner] + local % bw_s[owner]
-        py = y0_s[owner] + local // bw_s[owner]
-        inside, depth = _candidate_depth(px.to(p.dtype) + 0.5, py.to(p.dtype) + 0.5, p_s[owner], iz_s[owner], a_s[owner])
-        owner, px, py, depth = owner[inside], px[inside], py[inside], depth[inside]
-        index = (cam_s[owner] * height + py) * width + px
-        keys.scatter_reduce_(0, index, _pack(depth, face_s[owner]), reduce="amin")
-        start = stop
+    cam, face = sel // F, sel % F
+    x0, y0, bw, bh = x0.reshape(-1)[sel], y0.reshape(-1)[sel], bw.reshape(-1)[sel], bh.reshape(-1)[sel]
+    coef = _coefficients(p.reshape(B * F, 3, 2)[sel], inv_z.reshape(B * F, 3)[sel], area2.reshape(-1)[sel], x0, y0)
+    first = (cam * height + y0) * width + x0  # flat index of each face's first bounding-box pixel
+    # Bin faces by power-of-two tile size (tw x th) covering their bounding box.
+    lw = torch.ceil(torch.log2(bw.to(torch.float64))).long()
+    lh = torch.ceil(torch.log2(bh.to(torch.float64))).long()
+    tile_class = lw * 64 + lh
+    order = torch.argsort(tile_class, stable=True)
+    classes, sizes = torch.unique_consecutive(tile_class[order], return_counts=True)
+    offset = 0
+    for cls, n in zip(classes.tolist(), sizes.tolist()):
+        tw, th = 1 << (cls // 64), 1 << (cls % 64)
+        members = order[offset : offset + n]
+        offset += n
+        dy, dx = torch.meshgrid(torch.arange(th, device=pix.device), torch.arange(tw, device=pix.device), indexing="ij")
+        dx, dy = dx.reshape(-1), dy.reshape(-1)
+        step = max(1, chunk // (tw * th))
+        for s in range(0, n, step):
+            idx = members[s : s + step]
+            c = coef[idx]  # [m, 4, 3]
+            v = c[..., 0, None] + c[..., 1, None] * dx.to(c.dtype) + c[..., 2, None] * dy.to(c.dtype)  # [m, 4, T]
+            hit = (v[:, :3] >= 0).all(1) & (dx < bw[idx, None]) & (dy < bh[idx, None])
+            # Misses scatter the neutral key (to a clamped index), which avoids boolean compaction.
+            index = (first[idx, None] + dy * width + dx).clamp_max(keys.numel() - 1)
+            key = torch.where(hit, _pack(1.0 / v[:, 3].clamp_min(1e-30), face[idx, None]), _EMPTY)
+            keys.scatter_reduce_(0, index.reshape(-1), key.reshape(-1), reduce="amin")
     return _unpack(keys).view(B, height, width)
 
 
@@ -165,20 +193,19 @@ def rasterize_brute_force(
     out = torch.full((B, pixels.numel()), -1, dtype=torch.long, device=pix.device)
     if F > 0:
         p, inv_z, area2, valid = face_screen_data(pix, z, faces, near)
-        cx = (pixels % width).to(p.dtype) + 0.5
-        cy = (pixels // width).to(p.dtype) + 0.5
+        x0, y0, bw, bh = _bbox(p, width, height)
+        coef = _coefficients(p, inv_z, area2, x0, y0)  # [B, F, 4, 3]
+        px, py = pixels % width, pixels // width
         step = max(1, chunk // F)
         fid = torch.arange(F, device=pix.device)
         for b in range(B):
             for s in range(0, pixels.numel(), step):
                 n = min(step, pixels.numel() - s)
-                qx = cx[s : s + n, None].expand(n, F).reshape(-1)
-                qy = cy[s : s + n, None].expand(n, F).reshape(-1)
-                pf = p[b][None].expand(n, F, 3, 2).reshape(-1, 3, 2)
-                inside, depth = _candidate_depth(
-                    qx, qy, pf, inv_z[b][None].expand(n, F, 3).reshape(-1, 3), area2[b].repeat(n)
-                )
-                inside = inside & valid[b].repeat(n)
-                key = torch.where(inside, _pack(depth, fid.repeat(n)), torch.full_like(inside, _EMPTY, dtype=torch.int64))
+                dx = (px[s : s + n, None] - x0[b]).reshape(-1)  # [n * F], pixel-major
+                dy = (py[s : s + n, None] - y0[b]).reshape(-1)
+                inside, depth = _candidate_depth(coef[b].repeat(n, 1, 1), dx.to(p.dtype), dy.to(p.dtype))
+                in_box = (dx >= 0) & (dx < bw[b].repeat(n)) & (dy >= 0) & (dy < bh[b].repeat(n))
+                hit = inside & in_box & valid[b].repeat(n)
+                key = torch.where(hit, _pack(depth, fid.repeat(n)), torch.full_like(dx, _EMPTY))
                 out[b, s : s + n] = _unpack(key.view(n, F).amin(dim=1))
     return out.view(B, height, width) if full else out
