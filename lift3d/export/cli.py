@@ -1,0 +1,103 @@
+"""``lift3d export``: convert scene files between DCC formats (splats <-> meshes, mesh <-> mesh).
+
+Works on plain files today (a 3DGS ``.ply`` or ``.splat``, a mesh ``.glb``/``.obj``/``.ply``); exporting
+a run directory or checkpoint is wired by the top-level CLI once scenes serialise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lift3d.export.splats import SplatAxes
+from lift3d.types import LiftError
+
+ExportFormat = Literal["glb", "obj", "ply", "splat-ply", "splat", "video"]
+SUFFIX = {"glb": ".glb", "obj": ".obj", "ply": ".ply", "splat-ply": ".ply", "splat": ".splat", "video": ".mp4"}
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Convert one scene file to another format."""
+
+    scene: Path
+    """Input file: 3DGS splat ``.ply`` or ``.splat``, or a mesh ``.glb``/``.obj``/``.ply``."""
+    format: ExportFormat = "glb"
+    """Output format: meshes glb|obj|ply, splats splat-ply|splat, or a turntable video."""
+    output: Path | None = None
+    """Output path (default: the input path with the format's suffix, ``_splat.ply`` for splat-ply)."""
+    overwrite: bool = False
+    """Replace an existing output file."""
+    sh_degree: int | None = None
+    """SH degree of a splat-ply output (0..3; default: the input's; viewers that expect 45 f_rest need 3)."""
+    splat_axes: SplatAxes = "y_down"
+    """Axis convention of splat files read and written (y_down shows upright in SuperSplat/PlayCanvas)."""
+    resolution: int = 128
+    """Marching-cubes grid size for splat -> mesh."""
+    target_faces: int = 20000
+    """Face budget for splat -> mesh (quadric decimation before UV unwrapping)."""
+    texture_size: int = 1024
+    """Baked base-colour texture size for splat -> mesh (glb/obj)."""
+
+
+def _is_splat(path: Path) -> bool:
+    if path.suffix.lower() == ".splat":
+        return True
+    if path.suffix.lower() != ".ply":
+        return False
+    with open(path, "rb") as f:
+        header = f.read(4096).split(b"end_header")[0]
+    return b"f_dc_0" in header
+
+
+def _output_path(cfg: ExportConfig) -> Path:
+    if cfg.output is not None:
+        return cfg.output
+    if cfg.format == "splat-ply":
+        return cfg.scene.with_name(cfg.scene.stem + "_splat.ply")
+    out = cfg.scene.with_suffix(SUFFIX[cfg.format])
+    if out == cfg.scene:
+        raise LiftError(f"output would overwrite the input {cfg.scene}; pass --output.")
+    return out
+
+
+def run_export(cfg: ExportConfig) -> list[Path]:
+    """Do the conversion described by ``cfg``; returns the written files."""
+    from lift3d.export import pipeline
+    from lift3d.export.formats import load_mesh, save_mesh
+    from lift3d.export.splats import load_3dgs_ply, load_splat, save_3dgs_ply, save_splat
+
+    if not cfg.scene.is_file():
+        raise LiftError(f"scene file {cfg.scene} does not exist.")
+    if cfg.format not in SUFFIX:
+        raise LiftError(f"unknown format {cfg.format!r}; choose one of {list(SUFFIX)}.")
+    if cfg.format == "video":
+        raise LiftError("--format video needs a scene renderer; export a run directory (lift3d export --run DIR).")
+    out = _output_path(cfg)
+    if out.exists() and not cfg.overwrite:
+        raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
+    if _is_splat(cfg.scene):
+        read = load_splat if cfg.scene.suffix.lower() == ".splat" else load_3dgs_ply
+        splats = read(cfg.scene, axes=cfg.splat_axes)
+        if cfg.format == "splat-ply":
+            return [save_3dgs_ply(splats, out, cfg.sh_degree, cfg.splat_axes, cfg.overwrite)]
+        if cfg.format == "splat":
+            return [save_splat(splats, out, cfg.splat_axes, cfg.overwrite)]
+        mesh = pipeline.splats_to_textured_mesh(splats, cfg.resolution, cfg.target_faces,
+                                                cfg.texture_size if cfg.format != "ply" else 0)
+        return save_mesh(mesh, out, cfg.overwrite)
+    if cfg.format in ("splat-ply", "splat"):
+        raise LiftError(f"{cfg.scene} is a mesh; mesh -> splat conversion needs fitting (lift3d generate).")
+    return save_mesh(load_mesh(cfg.scene), out, cfg.overwrite)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "lift3d export") -> int:
+    """Parse flags with tyro, run the export, print written paths. Raises LiftError on bad input."""
+    import tyro
+
+    cfg = tyro.cli(ExportConfig, args=argv, prog=prog)
+    for path in run_export(cfg):
+        print(path)
+    return 0
