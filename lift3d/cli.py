@@ -34,7 +34,21 @@ def _train_prior(argv: list[str]) -> None:
     main(argv, prog="lift3d train-prior")
 
 
+def _generate(argv: list[str]) -> None:
+    from lift3d.pipelines.generate import main
+
+    main(argv, prog="lift3d generate")
+
+
+def _eval(argv: list[str]) -> None:
+    from lift3d.pipelines.evaluate import main
+
+    main(argv, prog="lift3d eval")
+
+
 COMMANDS: tuple[Command, ...] = (
+    Command("generate", "text-to-3D: optimize a scene with a diffusion prior (bundled 32 px prior by default)", _generate),
+    Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour); JSON report", _eval),
     Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
     Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),
 )

@@ -2,7 +2,7 @@
 
 Configs are plain frozen dataclasses with attribute docstrings (tyro turns those into ``--help``);
 unions of config classes become tyro subcommands. Saved configs never contain class paths: each
-dataclass is written with a short ``kind`` tag (its ``KIND`` class attribute, or its snake-cased
+dataclass is written with a short ``_kind`` tag (its ``KIND`` class attribute, or its snake-cased
 class name without a ``Config`` suffix), and loading resolves tags against the *type annotation*
 of the field being filled, so renaming a module does not break old runs. Presets are Python
 instances, not YAML.
@@ -24,6 +24,9 @@ SCHEMA_VERSION = 1
 
 T = TypeVar("T")
 
+TAG = "_kind"
+"""Key holding a dataclass's kind tag in saved configs (underscored: it never clashes with a field)."""
+
 
 def kind_of(cls: type) -> str:
     """The short tag a config class is saved under."""
@@ -37,7 +40,7 @@ def kind_of(cls: type) -> str:
 def to_dict(value: Any) -> Any:
     """Recursively convert a config (dataclasses, enums, tuples, paths) to JSON-compatible data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"kind": kind_of(type(value))}
+        out: dict[str, Any] = {TAG: kind_of(type(value))}
         for f in dataclasses.fields(value):
             if f.init:
                 out[f.name] = to_dict(getattr(value, f.name))
@@ -83,7 +86,7 @@ def from_dict(tp: Any, data: Any, where: str = "config") -> Any:
             return None
         classes = [m for m in members if dataclasses.is_dataclass(m)]
         if isinstance(data, dict) and classes:
-            tag = data.get("kind")
+            tag = data.get(TAG)
             for cls in classes:
                 if kind_of(cls) == tag:
                     return from_dict(cls, data, where)
@@ -99,12 +102,12 @@ def from_dict(tp: Any, data: Any, where: str = "config") -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise ValueError(f"{where}: expected an object for {tp.__name__}, got {type(data).__name__}")
-        tag = data.get("kind", kind_of(tp))
+        tag = data.get(TAG, kind_of(tp))
         if tag != kind_of(tp):
             raise ValueError(f"{where}: kind {tag!r} does not match {kind_of(tp)!r}")
         hints = typing.get_type_hints(tp, include_extras=True)
         known = {f.name for f in dataclasses.fields(tp) if f.init}
-        unknown = set(data) - known - {"kind"}
+        unknown = set(data) - known - {TAG}
         if unknown:
             raise ValueError(f"{where}: unknown keys {sorted(unknown)} for {kind_of(tp)!r}")
         kwargs = {k: from_dict(hints[k], v, f"{where}.{k}") for k, v in data.items() if k in known}

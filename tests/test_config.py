@@ -40,7 +40,7 @@ class TopConfig:
 def test_kind_tags_are_short_and_not_class_paths() -> None:
     assert kind_of(SdsConfig) == "sds" and kind_of(VsdConfig) == "vsd" and kind_of(TopConfig) == "top"
     d = to_dict(TopConfig(guidance=VsdConfig(lora_rank=8)))
-    assert d["guidance"] == {"kind": "vsd", "scale": 7.5, "lora_rank": 8}
+    assert d["guidance"] == {"_kind": "vsd", "scale": 7.5, "lora_rank": 8}
     assert "test_config" not in json.dumps(d)
 
 
@@ -55,7 +55,7 @@ def test_round_trip(cfg: TopConfig, tmp_path: Path) -> None:
 
 def test_errors_name_the_key(tmp_path: Path) -> None:
     d = to_dict(TopConfig())
-    d["guidance"]["kind"] = "nope"
+    d["guidance"]["_kind"] = "nope"
     with pytest.raises(ValueError, match=r"config.guidance: unknown kind 'nope'"):
         from_dict(TopConfig, d)
     d = to_dict(TopConfig())

@@ -1,0 +1,199 @@
+"""``lift3d generate "prompt"``: text-to-3D by score distillation (DreamFusion, arXiv 2209.14988, and
+its descendants through the guidance choice), one visible loop per stage.
+
+Per step: sample orbit cameras -> render the scene -> guidance loss from the frozen prior (+ scene
+regularizers) -> one optimizer step -> scene hooks. Validation renders every ``val_every`` steps,
+atomic checkpoints every ``checkpoint_every`` steps, exact resume (scene, optimizer, guidance state and
+RNG), a turntable and exports at the end.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated
+
+import torch
+
+from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
+from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
+from lift3d.pipelines.rigs import FieldScene, SceneSpec
+from lift3d.sampling import OrbitSampler, Range
+from lift3d.types import LiftError
+
+MAX_PROMPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One optimization stage."""
+
+    scene: SceneSpec = FieldScene()
+    guidance: GuidanceConfig = SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 400)))
+    steps: int = 400
+    resolution: int = 32
+    """Render side in pixels (the bundled prior is 32 px; SD-class priors resize to their own)."""
+    views_per_step: int = 4
+    sampler: OrbitSampler = OrbitSampler(elevation=Range((-10.0, 60.0)), distance=Range((2.75, 2.75)),
+                                         fov_y=Range((40.0, 40.0)))
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Text-to-3D: optimize a scene so its renders look like the prompt to a diffusion prior."""
+
+    prompt: str = ""
+    """What to generate, e.g. "a red cube"."""
+    negative_prompt: str = ""
+    """What to avoid (used as CFG's unconditional branch by guidances that support it)."""
+    prior: PriorSpec = BundledPriorSpec()
+    stage: StageConfig = StageConfig()
+    seed: int = 0
+    num_samples: int = 1
+    """Generate this many assets (seeds seed, seed+1, ...), each in its own run folder."""
+    view_dependent_prompts: bool | None = None
+    """Append front/side/back/overhead view to the prompt; default: only for priors without camera input."""
+    output: Path | None = None
+    """Run folder (default outputs/generate/<prompt>/<timestamp>)."""
+    resume: bool = False
+    overwrite: bool = False
+    val_every: int = 100
+    checkpoint_every: int = 100
+    turntable_frames: int = 24
+    quiet: bool = False
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
+
+
+def validate(cfg: GenerateConfig) -> None:
+    """Reject bad input before any heavy compute."""
+    prompt = cfg.prompt.strip()
+    if not prompt:
+        raise LiftError('the prompt is empty; pass one, e.g. lift3d generate "a red cube"')
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise LiftError(f"the prompt has {len(prompt)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
+    s = cfg.stage
+    if s.steps < 1 or s.views_per_step < 1 or s.resolution < 8:
+        raise LiftError("need --stage.steps >= 1, --stage.views-per-step >= 1 and --stage.resolution >= 8")
+    if cfg.num_samples < 1:
+        raise LiftError("--num-samples must be >= 1")
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LiftError("--device cuda requested but CUDA is not available; use --device cpu")
+    return torch.device(name)
+
+
+def _slug(prompt: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in prompt.lower()).strip("_")[:60] or "prompt"
+
+
+def generate(cfg: GenerateConfig) -> list[Path]:
+    """Run text-to-3D; returns the run folders (one per sample)."""
+    validate(cfg)
+    return [generate_one(replace(cfg, seed=cfg.seed + i,
+                                 output=None if cfg.output is None or cfg.num_samples == 1 else cfg.output / f"seed{cfg.seed + i}"))
+            for i in range(cfg.num_samples)]
+
+
+def generate_one(cfg: GenerateConfig) -> Path:
+    """One asset: build, optimize (resuming if asked), render validation/turntable, export."""
+    from lift3d.pipelines.outputs import finish_run, save_validation
+    from lift3d.priors.prompts import PromptEmbeddings
+    from lift3d.progress import progress_bar
+    from lift3d.runs import RunDir
+
+    validate(cfg)
+    device = _device(cfg.device)
+    run = RunDir.create(cfg.output, name=f"generate/{_slug(cfg.prompt)}", resume=cfg.resume, overwrite=cfg.overwrite)
+    prior = cfg.prior.build(device)
+    view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
+    prompts = PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(),
+                                      cfg.negative_prompt or None, view_dependent=view_dep)
+    stage = cfg.stage
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    rig = stage.scene.build(torch.Generator().manual_seed(cfg.seed + 7919), device)
+    guidance = stage.guidance.build(prior)
+    optimizer = torch.optim.Adam(rig.param_groups(), betas=(0.9, 0.99), eps=1e-15)
+    step = 0
+    found = run.latest()
+    if found is not None:
+        step, state = found
+        rig.load_state(state["rig"])
+        optimizer.load_state_dict(state["optimizer"])
+        guidance.load_state_dict(state["guidance"])
+        gen.set_state(state["rng"])
+        run.rewind_metrics(step)
+    else:
+        run.write_metadata(cfg, seed=cfg.seed)
+
+    def checkpoint() -> None:
+        run.save(step, {"rig": rig.state(), "optimizer": optimizer.state_dict(), "guidance": guidance.state_dict(),
+                        "rng": gen.get_state()})
+
+    with progress_bar(f"generate {cfg.prompt!r}", stage.steps, completed=step, quiet=cfg.quiet) as bar:
+        while step < stage.steps:
+            rig.before_step(step, gen)
+            cams = stage.sampler.sample(stage.views_per_step, stage.resolution, step=step, generator=gen).to(device)
+            out = rig.render(cams, stage.background, gen, step)
+            g_out = guidance(out.rgb, prompts.conditions(cams), cams, step=step, max_steps=stage.steps, generator=gen)
+            reg = rig.regularize(out)
+            loss = g_out.loss + sum(reg.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            rig.after_step(step, optimizer, out)
+            logs = guidance.update(step)
+            step += 1
+            metrics = {"loss": loss.item(), "guidance": g_out.loss.item(), **{k: v.item() for k, v in reg.items()},
+                       **logs}
+            run.log_metrics(step, **metrics)
+            bar.update(1, loss=metrics["loss"])
+            if step % cfg.val_every == 0 or step == stage.steps:
+                save_validation(rig, run, step, stage)
+            if step % cfg.checkpoint_every == 0 or step == stage.steps:
+                checkpoint()
+    finish_run(rig, run, stage, cfg.turntable_frames)
+    return run.path
+
+
+PRESETS: dict[str, GenerateConfig] = {
+    "default": GenerateConfig(),
+}
+"""Named starting points; every field can still be changed on the command line."""
+
+
+def main(argv: list[str], prog: str = "lift3d generate") -> None:
+    """CLI: ``lift3d generate [--preset NAME] "prompt" [options]``."""
+    import tyro
+
+    argv = list(argv)
+    preset = "default"
+    if "--preset" in argv:
+        i = argv.index("--preset")
+        if i + 1 >= len(argv):
+            raise LiftError(f"--preset needs a name: one of {', '.join(PRESETS)}")
+        preset = argv[i + 1]
+        del argv[i:i + 2]
+    if preset not in PRESETS:
+        raise LiftError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    cfg = tyro.cli(Annotated[GenerateConfig, tyro.conf.arg()], default=PRESETS[preset], args=_positional_prompt(argv),
+                   prog=prog, description=f"Text-to-3D (preset {preset!r}; presets: {', '.join(PRESETS)}).")
+    for path in generate(cfg):
+        print(f"run: {path}", file=sys.stderr)
+
+
+def _positional_prompt(argv: list[str]) -> list[str]:
+    """Let the prompt be given positionally: the first argument that is not a flag or a flag's value."""
+    if "--prompt" in argv or not argv or argv[0].startswith("-"):
+        return argv
+    return ["--prompt", argv[0], *argv[1:]]
+
+
+__all__ = ["GenerateConfig", "StageConfig", "PRESETS", "generate", "main", "field"]

@@ -1,0 +1,78 @@
+"""What a generate/reconstruct run leaves in its folder: validation grids, a turntable, the mesh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lift3d.sampling import turntable
+
+VALIDATION_VIEWS = 4
+
+
+def image_grid(images: torch.Tensor, columns: int | None = None) -> np.ndarray:
+    """``[B, H, W, 3]`` in [0, 1] -> one uint8 ``[rows*H, cols*W, 3]`` image."""
+    B, H, W, _ = images.shape
+    cols = columns or B
+    rows = (B + cols - 1) // cols
+    canvas = torch.ones(rows * H, cols * W, 3)
+    for i in range(B):
+        r, c = divmod(i, cols)
+        canvas[r * H:(r + 1) * H, c * W:(c + 1) * W] = images[i].detach().float().cpu().clamp(0, 1)
+    return (canvas.numpy() * 255).round().astype(np.uint8)
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    import io
+
+    from PIL import Image
+
+    from lift3d.runs import atomic_write_bytes
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+@torch.no_grad()
+def render_views(rig, cameras, background) -> torch.Tensor:
+    """Deterministic renders ``[B, H, W, 3]`` (no jitter, fixed lighting)."""
+    return rig.render(cameras.to(rig.scene_device), background, None).rgb
+
+
+@torch.no_grad()
+def save_validation(rig, run, step: int, stage) -> Path:
+    """A row of renders from evenly spaced azimuths at elevation 20, plus their alpha, as one PNG."""
+    cams = turntable(VALIDATION_VIEWS, stage.resolution * 2, elevation_deg=20.0).to(rig.scene_device)
+    out = rig.render(cams, stage.background, None)
+    grid = torch.cat([out.rgb, out.alpha.expand(-1, -1, -1, 3)], dim=0)
+    path = run.media_dir / f"val_{step:06d}.png"
+    _write_png(path, image_grid(grid, VALIDATION_VIEWS))
+    return path
+
+
+@torch.no_grad()
+def write_turntable(rig, path: Path, frames: int, resolution: int, background) -> Path:
+    """An MP4 turntable (falls back to GIF when ffmpeg is unavailable)."""
+    import imageio.v3 as iio
+
+    cams = turntable(frames, resolution, elevation_deg=20.0).to(rig.scene_device)
+    images = []
+    for i in range(frames):
+        images.append(image_grid(rig.render(cams[i], background, None).rgb))
+    try:
+        iio.imwrite(path, np.stack(images), fps=12, codec="libx264", macro_block_size=1)
+    except Exception:  # no ffmpeg backend: GIF is always available through Pillow
+        path = path.with_suffix(".gif")
+        iio.imwrite(path, np.stack(images), duration=80, loop=0)
+    return path
+
+
+def finish_run(rig, run, stage, frames: int) -> list[Path]:
+    """Turntable and exports at the end of a run."""
+    written = [write_turntable(rig, run.media_dir / "turntable.mp4", frames, max(64, stage.resolution * 2),
+                               stage.background)]
+    written += rig.export(run.path / "export")
+    return written

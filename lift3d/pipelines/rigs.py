@@ -1,0 +1,175 @@
+"""Scene rigs: what the generate loop needs from each kind of scene (build, render, regularize, hooks).
+
+A rig bundles a scene (parameters), its renderer and the scene-specific parts of the loop, so
+:mod:`lift3d.pipelines.generate` stays one visible loop. One rig per scene family:
+fields (density grid, hash grid, triplane) share the volume renderer.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from lift3d.cameras import Cameras
+from lift3d.renderers.volume import VolumeRenderer, VolumeRendererConfig
+from lift3d.scenes.density_grid import DensityGrid, DensityGridConfig
+from lift3d.scenes.field import DensityActivation, Field
+from lift3d.scenes.hash_grid import HashGridConfig, HashGridField
+from lift3d.scenes.shading import PointLights, opacity_entropy, opacity_sparsity, orientation_loss
+from lift3d.scenes.triplane import Triplane, TriplaneConfig
+from lift3d.types import RenderOutput
+
+Lighting = Literal["fixed", "random", "none"]
+
+
+def fixed_lights(cameras: Cameras) -> PointLights:
+    """The procedural world's light (a distant light along ``LIGHT_DIRECTION``, ambient ``AMBIENT``)."""
+    from lift3d.data import AMBIENT, LIGHT_DIRECTION
+
+    d = torch.nn.functional.normalize(torch.tensor(LIGHT_DIRECTION, device=cameras.device), dim=0)
+    B = len(cameras)
+    return PointLights(positions=(d * 1e4).expand(B, 3), ambient=torch.full((B,), AMBIENT, device=cameras.device))
+
+
+BLOB = DensityActivation(kind="softplus", bias=-2.0, blob_scale=4.0, blob_std=0.35)
+"""Density activation with DreamFusion's initial density blob at the centre."""
+
+
+@dataclass(frozen=True)
+class Regularizers:
+    """Weights of the scene regularizers; opacity terms are per pixel (summed over pixels, / views), so
+    their weight is comparable to the guidance gradient per pixel."""
+
+    sparsity: float = 0.0
+    """Accumulated opacity (pushes empty space empty)."""
+    entropy: float = 0.0
+    """Binary entropy of accumulated opacity (pushes alpha to 0 or 1: against haze)."""
+    orientation: float = 0.0
+    """DreamFusion's normal-orientation penalty (fields only)."""
+
+
+@dataclass(frozen=True)
+class FieldScene:
+    """A density field (dense grid, hash grid or triplane) rendered by the volume renderer."""
+
+    KIND = "field"
+    field: DensityGridConfig | HashGridConfig | TriplaneConfig = DensityGridConfig(resolution=48, activation=BLOB)
+    """The field representation and its density activation."""
+    renderer: VolumeRendererConfig = VolumeRendererConfig(num_samples=64)
+    lr: float = 0.05
+    lighting: Lighting = "fixed"
+    """``fixed``: the procedural world's light; ``random``: DreamFusion's random point lights; ``none``: albedo."""
+    textureless_prob: float = 0.0
+    """Probability of a textureless (white albedo) shaded render per step (DreamFusion uses 0.5 late)."""
+    occupancy_every: int = 16
+    """Update the occupancy grid every N steps when ``renderer.occupancy`` is on."""
+    regularizers: Regularizers = Regularizers(sparsity=0.02, entropy=0.05)
+
+    def build(self, generator: torch.Generator, device: torch.device) -> FieldRig:
+        if isinstance(self.field, DensityGridConfig):
+            scene: Field = DensityGrid(self.field, generator=generator)
+        elif isinstance(self.field, HashGridConfig):
+            scene = HashGridField(self.field, generator=generator)
+        else:
+            scene = Triplane(self.field, generator=generator)
+        renderer = VolumeRenderer(self.renderer)
+        return FieldRig(self, scene.to(device), renderer)
+
+
+@dataclass
+class FieldRig:
+    spec: FieldScene
+    scene: Field
+    renderer: VolumeRenderer
+    _last: dict = field(default_factory=dict)
+
+    def param_groups(self) -> list[dict]:
+        return self.scene.param_groups(self.spec.lr)
+
+    def _lights(self, cameras: Cameras, generator: torch.Generator | None) -> PointLights | None:
+        if self.spec.lighting == "fixed":
+            return fixed_lights(cameras)
+        if self.spec.lighting == "random" and generator is not None:
+            return PointLights.sample(cameras.positions, generator)
+        return None
+
+    def render(self, cameras: Cameras, background: tuple[float, float, float], generator: torch.Generator | None,
+               step: int = 0) -> RenderOutput:
+        """Training render (random jitter / lights / textureless) when ``generator`` is given, else deterministic."""
+        lights = self._lights(cameras, generator)
+        shading = "albedo" if lights is None else "lambertian"
+        if lights is not None and generator is not None and self.spec.textureless_prob > 0:
+            if torch.rand((), generator=generator).item() < self.spec.textureless_prob:
+                shading = "textureless"
+        bg = torch.tensor(background, device=cameras.device)
+        return self.renderer(self.scene, cameras, bg, shading=shading, lights=lights, generator=generator)
+
+    def render_albedo(self, cameras: Cameras) -> RenderOutput:
+        """Unlit albedo over black, deterministic (evaluation)."""
+        cams = cameras.to(self.scene_device)
+        return self.renderer(self.scene, cams, torch.zeros(3, device=cams.device), shading="albedo")
+
+    def regularize(self, out: RenderOutput) -> dict[str, torch.Tensor]:
+        r, B = self.spec.regularizers, out.alpha.shape[0]
+        pixels = out.alpha.shape[1] * out.alpha.shape[2]
+        losses = {}
+        if r.sparsity:
+            losses["sparsity"] = r.sparsity * opacity_sparsity(out.alpha) * pixels
+        if r.entropy:
+            losses["entropy"] = r.entropy * opacity_entropy(out.alpha) * pixels
+        if r.orientation and "orientation" in out.aux:
+            losses["orientation"] = r.orientation * orientation_loss(out.aux["orientation"], out.alpha) * pixels / B
+        return losses
+
+    def before_step(self, step: int, generator: torch.Generator) -> None:
+        if self.renderer.config.occupancy and step % self.spec.occupancy_every == 0:
+            self.renderer.update_occupancy(self.scene, generator)
+
+    def after_step(self, step: int, optimizer: torch.optim.Optimizer, out: RenderOutput) -> None:
+        """No structural changes for fields."""
+
+    def state(self) -> dict:
+        return {"scene": self.scene.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        self.scene.load_state_dict(state["scene"])
+
+    @property
+    def scene_device(self) -> torch.device:
+        return self.scene.aabb.device
+
+    @torch.no_grad()
+    def mesh(self, resolution: int = 128):
+        """Marching-cubes mesh of the density (automatic level) with vertex albedo, lift3d's +Z-up frame."""
+        from lift3d.export.mesh_cleanup import clean_mesh
+        from lift3d.export.mesh_extract import extract_mesh
+
+        mesh = clean_mesh(extract_mesh(self.scene.density, self.scene.aabb.cpu(), resolution))
+        if len(mesh.vertices):
+            pts = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32, device=self.scene_device)
+            rgb = self.scene.albedo(pts).clamp(0, 1).cpu().numpy()
+            mesh.visual.vertex_colors = np.concatenate([rgb * 255, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
+        return mesh
+
+    def export(self, directory: Path) -> list[Path]:
+        """The mesh as GLB (+Y up) and PLY (+Z up)."""
+        try:
+            mesh = self.mesh()
+        except ValueError as e:  # an empty scene has no surface
+            print(f"warning: no mesh exported: {e}", file=sys.stderr)
+            return []
+        directory.mkdir(parents=True, exist_ok=True)
+        up = mesh.copy()
+        up.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=float))
+        up.export(directory / "mesh.glb")
+        mesh.export(directory / "mesh.ply")
+        return [directory / "mesh.glb", directory / "mesh.ply"]
+
+
+SceneSpec = FieldScene
+"""Any scene spec (a Union as more rigs are added)."""
