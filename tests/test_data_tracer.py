@@ -132,3 +132,15 @@ def test_renders_are_deterministic():
 def test_invalid_supersample_raises():
     with pytest.raises(ValueError, match="supersample"):
         render_object(procedural_object("cube", "red"), cameras(1), supersample=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_render_matches_cpu():
+    obj = procedural_object("snowman", "white", seed=4)
+    cams = cameras(4)
+    cpu = render_object(obj, cams)
+    gpu = render_object(obj, cams.to("cuda"))
+    assert gpu.rgb.device.type == "cuda"
+    assert (gpu.alpha.cpu() - cpu.alpha).abs().mean() < 1e-3
+    assert (gpu.rgb.cpu() - cpu.rgb).abs().mean() < 1e-3
