@@ -16,11 +16,14 @@ from lift3d.priors.stable_diffusion import LoadOptions
 
 
 @pytest.fixture(scope="module")
-def prior(tmp_path_factory: pytest.TempPathFactory) -> object:
-    root = tmp_path_factory.mktemp("if")
-    folder = save_deepfloyd(root / "IF-I-XL-v1.0")
-    load = LoadOptions(device="cpu", cache_dir=str(root / "cache"))
-    return DeepFloydIFConfig(model=str(folder), load=load).build()
+def if_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_deepfloyd(tmp_path_factory.mktemp("if") / "IF-I-XL-v1.0")
+
+
+@pytest.fixture(scope="module")
+def prior(if_folder: Path) -> object:
+    load = LoadOptions(device="cpu", cache_dir=str(if_folder.parent / "cache"))
+    return DeepFloydIFConfig(model=str(if_folder), load=load).build()
 
 
 def test_pixel_space_and_cosine_schedule(prior: object) -> None:
@@ -62,3 +65,13 @@ def test_one_sds_step(prior: object) -> None:
     out.loss.backward()
     assert torch.isfinite(out.loss) and images.grad.abs().sum() > 0
     assert list(Path(prior.prompt_encoder.cache.folder).glob("*.safetensors"))
+
+
+def test_text_states_match_diffusers_if_pipeline(prior: object, if_folder: Path) -> None:
+    from diffusers import IFPipeline
+
+    pipe = IFPipeline.from_pretrained(if_folder, safety_checker=None, watermarker=None, feature_extractor=None,
+                                      requires_safety_checker=False)
+    cond, neg = pipe.encode_prompt("a dog", do_classifier_free_guidance=True, negative_prompt="blurry",
+                                   device=torch.device("cpu"), clean_caption=False)
+    torch.testing.assert_close(prior.encode_text(["a dog", "blurry"]), torch.cat([cond, neg]))

@@ -84,3 +84,26 @@ def test_embedding_cache_keys_and_recovery(tmp_path: Path) -> None:
     cache.path("ab").write_bytes(b"garbage")
     torch.testing.assert_close(cache.get_or_compute(["ab"], encode)["h"][0], torch.full((2, 3), 2.0))
     assert calls[-1] == ["ab"] and len(calls) == 3
+
+
+def test_allow_patterns_fetch_component_weights_only() -> None:
+    from fnmatch import fnmatch
+
+    from lift3d.priors.hub import allow_patterns
+
+    repo = ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+            "unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.bin",
+            "text_encoder/model.safetensors", "text_encoder/model.fp16.safetensors",
+            "text_encoder/model-00001-of-00002.safetensors", "text_encoder/model.safetensors.index.json",
+            "tokenizer/merges.txt", "tokenizer/spiece.model", "v2-1_512-ema-pruned.safetensors",
+            "v2-1_512-ema-pruned.ckpt"]
+
+    def fetched(variant: str | None) -> set[str]:
+        return {f for f in repo if any(fnmatch(f, p) for p in allow_patterns(variant))}
+
+    assert fetched(None) == {"model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+                             "text_encoder/model.safetensors", "text_encoder/model-00001-of-00002.safetensors",
+                             "text_encoder/model.safetensors.index.json", "tokenizer/merges.txt",
+                             "tokenizer/spiece.model"}
+    assert {f for f in fetched("fp16") if f.endswith(".safetensors")} == {
+        "unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.fp16.safetensors"}

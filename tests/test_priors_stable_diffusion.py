@@ -93,3 +93,14 @@ def test_incomplete_folder_and_half_on_cpu_are_clear_errors(sd_folder: Path, tmp
         build(tmp_path)
     with pytest.raises(LiftError, match="needs a CUDA device"):
         StableDiffusionConfig(model=str(sd_folder), load=LoadOptions(device="cpu", dtype="float16")).build()
+    with pytest.raises(LiftError, match="cpu_offload needs a CUDA device"):
+        StableDiffusionConfig(model=str(sd_folder), load=LoadOptions(device="cpu", cpu_offload=True)).build()
+
+
+def test_text_states_match_diffusers_pipeline_encode_prompt(sd_folder: Path) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(sd_folder, safety_checker=None, requires_safety_checker=False)
+    cond, neg = pipe.encode_prompt("a photo of a dog", torch.device("cpu"), 1, True, negative_prompt="blurry")
+    ours = build(sd_folder).encode_text(["a photo of a dog", "blurry"])
+    torch.testing.assert_close(ours, torch.cat([cond, neg]))

@@ -27,6 +27,7 @@ from lift3d.priors.stable_diffusion import (
     place,
     prompt_cache,
     resolve_placement,
+    weights,
 )
 
 IF_MAX_LENGTH = 77
@@ -61,15 +62,15 @@ class DeepFloydIFConfig:
         from diffusers import UNet2DConditionModel
         from transformers import AutoTokenizer, T5EncoderModel
 
-        folder = resolve_model(self.model, "DeepFloyd IF prior", revision=self.load.revision,
+        folder = resolve_model(self.model, "DeepFloyd IF prior", revision=self.load.revision, variant=self.load.variant,
                                required=("model_index.json", "unet/config.json", "text_encoder/config.json",
                                          "scheduler/scheduler_config.json"))
         device, dtype = resolve_placement(self.load)
-        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", use_safetensors=True, torch_dtype=dtype)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(self.load, dtype))
         prior = DeepFloydIFPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder))
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
         tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", model_max_length=IF_MAX_LENGTH)
-        encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", use_safetensors=True, dtype=dtype)
+        encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", **weights(self.load, dtype, True))
         prior.prompt_encoder = PromptEncoder(tokenizer, place(encoder, device, self.load.cpu_offload),
                                              prompt_cache(folder, self.model, self.load, "t5"), use_attention_mask=True)
         return prior

@@ -20,8 +20,13 @@ from pathlib import Path
 
 from lift3d.types import LiftError
 
-ALLOW_PATTERNS: tuple[str, ...] = ("*.json", "*.safetensors", "*.txt", "*.model", "*.md")
-"""Files fetched from the hub: configs, safetensors weights, tokenizer vocabularies/merges/spiece models."""
+
+def allow_patterns(variant: str | None = None) -> list[str]:
+    """Files fetched from the hub: configs, tokenizer vocabularies/merges/spiece models and the per-component
+    safetensors weights (``*model.safetensors``, sharded ``*model-*-of-*``), of ``variant`` (e.g. ``fp16``) if
+    given. Single-file checkpoints at the repo root (e.g. ``v2-1_512-ema-pruned.safetensors``) are skipped."""
+    v = f".{variant}" if variant else ""
+    return ["*.json", "*.txt", "*.model", f"*model{v}.safetensors", f"*model{v}-*-of-*.safetensors"]
 
 
 def hub_offline() -> bool:
@@ -71,7 +76,8 @@ def check_folder(folder: Path, spec: str, what: str, required: Sequence[str]) ->
 
 
 def resolve_model(spec: str | os.PathLike[str], what: str = "prior", required: Sequence[str] = ("model_index.json",),
-                  revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+                  revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                  variant: str | None = None) -> Path:
     """The local folder holding model ``spec``.
 
     Args:
@@ -80,6 +86,7 @@ def resolve_model(spec: str | os.PathLike[str], what: str = "prior", required: S
         required: relative paths that must exist in the folder.
         revision: hub branch, tag or commit (ignored for local folders).
         cache_dir: hub cache folder override (default: the Hugging Face cache).
+        variant: weights variant to fetch (``"fp16"``: the half-size files where the repo has them).
 
     Raises:
         LiftError: one line saying which model, where lift3d looked and how to get it.
@@ -97,7 +104,7 @@ def resolve_model(spec: str | os.PathLike[str], what: str = "prior", required: S
 
     try:
         folder = snapshot_download(text, revision=revision, cache_dir=cache_dir or hub_cache_dir(),
-                                   allow_patterns=list(ALLOW_PATTERNS), local_files_only=hub_offline())
+                                   allow_patterns=allow_patterns(variant), local_files_only=hub_offline())
     except Exception as e:  # noqa: BLE001 - every hub failure becomes the same one-line user error
         raise LiftError(not_found_message(text, what, type(e).__name__, Path(cache_dir or hub_cache_dir()))) from None
     return check_folder(Path(folder), text, what, required)

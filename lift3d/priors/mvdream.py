@@ -38,6 +38,7 @@ from lift3d.priors.stable_diffusion import (
     load_vae,
     place,
     resolve_placement,
+    weights,
 )
 from lift3d.types import LiftError
 
@@ -98,13 +99,13 @@ class MVDreamConfig:
     """Device, precision, offload and prompt cache."""
 
     def build(self) -> MVDreamPrior:
-        folder = resolve_model(self.model, "MVDream prior", revision=self.load.revision,
+        folder = resolve_model(self.model, "MVDream prior", revision=self.load.revision, variant=self.load.variant,
                                required=("unet/config.json", "vae/config.json", "text_encoder/config.json",
                                          "scheduler/scheduler_config.json"))
         device, dtype = resolve_placement(self.load)
-        unet = MultiViewUNet.from_pretrained(folder, subfolder="unet", use_safetensors=True, torch_dtype=dtype)
+        unet = MultiViewUNet.from_pretrained(folder, subfolder="unet", **weights(self.load, dtype))
         prior = MVDreamPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder),
-                             place(load_vae(folder, dtype), device, self.load.cpu_offload))
+                             place(load_vae(folder, self.load, dtype), device, self.load.cpu_offload))
         prior.num_frames = self.num_frames
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
         prior.prompt_encoder = load_clip_prompt_encoder(folder, self.model, self.load, device, dtype)

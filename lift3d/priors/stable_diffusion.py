@@ -42,6 +42,8 @@ class LoadOptions:
     """CUDA only: keep weights in CPU RAM and move each model to the GPU for its forward (slower, less VRAM)."""
     revision: str | None = None
     """Hub branch, tag or commit (ignored for local folders)."""
+    variant: str | None = None
+    """Weights variant, e.g. ``fp16`` (half-size downloads where the repo has them; needs a half dtype)."""
     cache_prompts: bool = True
     """Cache prompt embeddings on disk (see ``cache_dir``)."""
     cache_dir: str | None = None
@@ -52,14 +54,19 @@ def resolve_placement(options: LoadOptions, allow_half: bool = True) -> tuple[to
     """Device and weight dtype for ``options``; raises LiftError for half precision on CPU."""
     device = torch.device("cuda" if options.device == "auto" and torch.cuda.is_available()
                           else "cpu" if options.device == "auto" else options.device)
+    if options.cpu_offload and device.type != "cuda":
+        raise LiftError("cpu_offload needs a CUDA device; drop it on CPU (weights already live in RAM).")
     if options.dtype == "auto":
         return device, torch.float16 if device.type == "cuda" and allow_half else torch.float32
     dtype = getattr(torch, options.dtype)
     if dtype != torch.float32 and device.type != "cuda":
         raise LiftError(f"--dtype {options.dtype} needs a CUDA device (got {device}); use float32 on CPU.")
-    if options.cpu_offload and device.type != "cuda":
-        raise LiftError("cpu_offload needs a CUDA device; drop it on CPU (weights already live in RAM).")
     return device, dtype
+
+
+def weights(options: LoadOptions, dtype: torch.dtype, transformers: bool = False) -> dict[str, Any]:
+    """``from_pretrained`` keyword arguments: safetensors only, the variant, the dtype (diffusers' or transformers' name)."""
+    return {"use_safetensors": True, "variant": options.variant, ("dtype" if transformers else "torch_dtype"): dtype}
 
 
 def place(module: torch.nn.Module, device: torch.device, offload: bool) -> torch.nn.Module:
@@ -79,10 +86,10 @@ def load_scheduler(folder: Path) -> Any:
     return DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
 
 
-def load_vae(folder: Path, dtype: torch.dtype) -> Any:
+def load_vae(folder: Path, options: LoadOptions, dtype: torch.dtype) -> Any:
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL.from_pretrained(folder, subfolder="vae", use_safetensors=True, torch_dtype=dtype)
+    return AutoencoderKL.from_pretrained(folder, subfolder="vae", **weights(options, dtype))
 
 
 class PromptEncoder:
@@ -140,7 +147,7 @@ def load_clip_prompt_encoder(folder: Path, spec: str, options: LoadOptions, devi
     from transformers import CLIPTextModel, CLIPTokenizer
 
     tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
-    model = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", use_safetensors=True, dtype=dtype)
+    model = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **weights(options, dtype, True))
     return PromptEncoder(tokenizer, place(model, device, options.cpu_offload),
                          prompt_cache(folder, spec, options, "clip"))
 
@@ -175,13 +182,13 @@ class StableDiffusionConfig:
     def build(self) -> StableDiffusionPrior:
         from diffusers import UNet2DConditionModel
 
-        folder = resolve_model(self.model, "Stable Diffusion prior", revision=self.load.revision,
+        folder = resolve_model(self.model, "Stable Diffusion prior", revision=self.load.revision, variant=self.load.variant,
                                required=("model_index.json", "unet/config.json", "vae/config.json",
                                          "text_encoder/config.json", "scheduler/scheduler_config.json"))
         device, dtype = resolve_placement(self.load)
-        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", use_safetensors=True, torch_dtype=dtype)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(self.load, dtype))
         prior = StableDiffusionPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder),
-                                     place(load_vae(folder, dtype), device, self.load.cpu_offload))
+                                     place(load_vae(folder, self.load, dtype), device, self.load.cpu_offload))
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
         prior.prompt_encoder = load_clip_prompt_encoder(folder, self.model, self.load, device, dtype)
         return prior

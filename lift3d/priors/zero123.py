@@ -36,7 +36,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from lift3d.cameras import Cameras
 from lift3d.priors.base import Branch, Conditions, to_epsilon
 from lift3d.priors.hub import resolve_model
-from lift3d.priors.stable_diffusion import LoadOptions, load_scheduler, load_vae, place, resolve_placement
+from lift3d.priors.stable_diffusion import LoadOptions, load_scheduler, load_vae, place, resolve_placement, weights
 from lift3d.priors.unet import UNetPrior
 
 
@@ -187,19 +187,19 @@ class Zero123Config:
         from diffusers import UNet2DConditionModel
         from transformers import CLIPVisionModelWithProjection
 
-        folder = resolve_model(self.model, "Zero123 prior", revision=self.load.revision,
+        folder = resolve_model(self.model, "Zero123 prior", revision=self.load.revision, variant=self.load.variant,
                                required=("unet/config.json", "vae/config.json", "image_encoder/config.json",
                                          "feature_extractor/preprocessor_config.json", "cc_projection/config.json",
                                          "scheduler/scheduler_config.json"))
         load = self.load if self.load.dtype != "auto" else replace(self.load, dtype="float32")
         device, dtype = resolve_placement(load)
-        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", use_safetensors=True, torch_dtype=dtype)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
         encoder = CLIPVisionModelWithProjection.from_pretrained(folder, subfolder="image_encoder",
-                                                                use_safetensors=True, dtype=dtype)
-        proj = CCProjection.from_pretrained(folder, subfolder="cc_projection", use_safetensors=True, torch_dtype=dtype)
+                                                                **weights(load, dtype, True))
+        proj = CCProjection.from_pretrained(folder, subfolder="cc_projection", **weights(load, dtype))
         size, mean, std = clip_preprocessing(folder)
         offload = load.cpu_offload
         prior = Zero123Prior(place(unet, device, offload), load_scheduler(folder),
-                             place(load_vae(folder, dtype), device, offload), place(encoder, device, offload),
+                             place(load_vae(folder, load, dtype), device, offload), place(encoder, device, offload),
                              place(proj, device, offload), size, mean, std, self.convention)
         return prior.to(device) if not offload else prior
