@@ -105,7 +105,10 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
     suffix = path.suffix.lower()
     if suffix not in (".glb", ".gltf", ".obj", ".ply"):
         raise LiftError(f"unknown mesh format {suffix!r} for {path}; use .glb, .obj or .ply.")
-    loaded = trimesh.load(path, process=False, maintain_order=True)
+    try:
+        loaded = trimesh.load(path, process=False, maintain_order=True)
+    except Exception as e:  # trimesh raises KeyError/ValueError/... on malformed files
+        raise LiftError(f"cannot read {path} as a mesh ({type(e).__name__}: {e}).") from e
     if isinstance(loaded, trimesh.Scene):
         if len(loaded.geometry) == 0:
             raise LiftError(f"{path} holds no mesh.")

@@ -1,0 +1,171 @@
+"""Mesh extraction, cleanup, UV baking and mesh file round trips (closed forms and exact identities)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from lift3d.export import (
+    clean_mesh,
+    covariances_from_quats_scales,
+    decimate,
+    extract_mesh,
+    field_to_mesh,
+    load_mesh,
+    mesh_from_gaussians,
+    opacity_matched_level,
+    save_mesh,
+)
+from lift3d.export.mesh_cleanup import cluster_decimation
+from lift3d.export.uv_bake import dilate, rasterize_uv, sample_texture
+from lift3d.types import LiftError
+
+BOX = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
+
+
+def ball_sdf(radius: float = 0.6):
+    return lambda p: p.norm(dim=-1) - radius
+
+
+def stripes(p: torch.Tensor) -> torch.Tensor:
+    return 0.5 + 0.4 * torch.sin(5.0 * p + torch.tensor([0.0, 1.0, 2.0]))
+
+
+def test_sdf_ball_volume_and_outward_normals():
+    mesh = extract_mesh(ball_sdf(0.6), BOX, 64, kind="sdf")
+    assert mesh.is_watertight
+    assert mesh.volume == pytest.approx(4 / 3 * math.pi * 0.6**3, rel=0.02)  # positive: faces point outward
+    assert np.abs(np.linalg.norm(mesh.vertices, axis=1) - 0.6).max() < 0.01
+
+
+def test_opacity_matched_level_of_uniform_ball_is_half_density():
+    # A ball of constant density 40 (opaque through almost every chord): the rule puts the level between
+    # the inside value and the empty outside, i.e. at 20, and the surface at the ball's radius.
+    sigma0, radius = 40.0, 0.6
+    field = lambda p: sigma0 * (p.norm(dim=-1) < radius).float()  # noqa: E731
+    from lift3d.export.mesh_extract import evaluate_grid
+
+    values = evaluate_grid(field, BOX, 64)
+    assert opacity_matched_level(values, (2 / 63,) * 3) == pytest.approx(sigma0 / 2)
+    mesh = extract_mesh(field, BOX, 64)
+    assert mesh.volume == pytest.approx(4 / 3 * math.pi * radius**3, rel=0.06)
+
+
+def test_empty_density_field_is_a_clear_error():
+    with pytest.raises(ValueError, match="empty"):
+        extract_mesh(lambda p: torch.zeros(p.shape[0]), BOX, 16)
+
+
+def test_single_gaussian_mesh_matches_its_rendered_silhouette():
+    # Orthographic splat alpha o*exp(-x^2/2s^2) exceeds 0.5 out to s*sqrt(2 ln(2o)); the automatic level
+    # makes the mesh's extent along each axis exactly that (up to the grid spacing).
+    scales = torch.tensor([[0.1, 0.2, 0.3]])
+    cov = covariances_from_quats_scales(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), scales)
+    mesh = mesh_from_gaussians(torch.zeros(1, 3), cov, torch.tensor([0.9]), 64, aabb=BOX)
+    expected = math.sqrt(2 * math.log(1.8)) * scales[0].numpy()
+    np.testing.assert_allclose(mesh.bounds[1], expected, atol=2 / 63)
+    np.testing.assert_allclose(-mesh.bounds[0], expected, atol=2 / 63)
+
+
+def test_gaussian_grid_matches_brute_force_sum():
+    g = torch.Generator().manual_seed(0)
+    n = 50
+    means = torch.rand(n, 3, generator=g) - 0.5
+    cov = covariances_from_quats_scales(torch.randn(n, 4, generator=g), 0.05 + 0.1 * torch.rand(n, 3, generator=g))
+    opa = torch.rand(n, generator=g)
+    from lift3d.export.mesh_extract import gaussian_density_grid, grid_points
+
+    values, _ = gaussian_density_grid(means, cov, opa, BOX, 24, cutoff=50.0)  # cutoff wide: no truncation
+    pts = grid_points(BOX, 24).reshape(-1, 1, 3) - means
+    mahal = torch.einsum("psa,sab,psb->ps", pts, torch.linalg.inv(cov), pts)
+    ref = (opa * torch.exp(-0.5 * mahal)).sum(-1)
+    torch.testing.assert_close(values.reshape(-1), ref, atol=1e-5, rtol=1e-4)
+
+
+def test_splat_shell_becomes_one_solid():
+    g = torch.Generator().manual_seed(0)
+    n = 1500
+    means = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=-1) * 0.5
+    cov = covariances_from_quats_scales(torch.tensor([[1.0, 0, 0, 0]]).expand(n, 4), torch.full((n, 3), 0.04))
+    mesh = mesh_from_gaussians(means, cov, torch.full((n,), 0.8), 48)
+    assert mesh.is_watertight and len(mesh.split()) == 1  # the inner surface of the shell was filled
+
+
+def test_cleanup_drops_floaters_and_decimation_meets_budget():
+    body = trimesh.creation.icosphere(4, radius=1.0)
+    floater = trimesh.creation.icosphere(0, radius=0.05)
+    floater.apply_translation([3.0, 0, 0])
+    cleaned = clean_mesh(trimesh.util.concatenate([body, floater]))
+    assert len(cleaned.faces) == len(body.faces)
+    for out in (decimate(cleaned, 500), cluster_decimation(cleaned, 500)):
+        assert 100 < len(out.faces) <= 500
+        assert abs(out.volume - body.volume) / body.volume < 0.1
+
+
+def test_rasterize_uv_covers_square_exactly_once():
+    uv = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
+    face_id, bary = rasterize_uv(uv, faces, 16, 16)
+    assert bool((face_id >= 0).all())  # every texel centre lies in exactly one of the two triangles
+    torch.testing.assert_close(bary.sum(-1), torch.ones(16, 16))
+    # Interpolated uv equals the texel centre (v up: row 0 is v = 1 - 0.5/16).
+    uv_at = (bary[..., None] * uv[faces[face_id]]).sum(-2)
+    cols = (torch.arange(16) + 0.5) / 16
+    torch.testing.assert_close(uv_at[..., 0], cols.expand(16, 16))
+    torch.testing.assert_close(uv_at[..., 1], (1 - cols)[:, None].expand(16, 16))
+
+
+def test_dilate_grows_exactly_n_pixels():
+    mask = torch.zeros(11, 11, dtype=torch.bool)
+    mask[5, 5] = True
+    img, grown = dilate(torch.ones(11, 11, 3), mask, 3)
+    assert int(grown.sum()) == 49 and bool((img[grown] == 1).all())
+
+
+def test_baked_texture_reproduces_albedo_on_the_surface():
+    mesh = field_to_mesh(ball_sdf(0.6), stripes, BOX, 48, kind="sdf", target_faces=3000, texture_size=256)
+    pts, fidx = mesh.sample(4000, return_index=True, seed=0)
+    bary = trimesh.triangles.points_to_barycentric(mesh.triangles[fidx], pts)
+    uv = (bary[:, :, None] * mesh.visual.uv[mesh.faces[fidx]]).sum(1)
+    tex = torch.from_numpy(np.asarray(mesh.visual.material.baseColorTexture.convert("RGB")) / 255.0).float()
+    got = sample_texture(tex, torch.from_numpy(uv).float())
+    mse = float(((got - stripes(torch.from_numpy(pts).float())) ** 2).mean())
+    assert -10 * math.log10(mse) > 35.0
+
+
+@pytest.fixture(scope="module")
+def textured_torus():
+    from lift3d.data import procedural_object
+
+    obj = procedural_object("torus", "red")
+    h = obj.bounding_radius() * 1.1
+    return field_to_mesh(obj.sdf, stripes, (-h, -h, -h, h, h, h), 48, kind="sdf", target_faces=2000, texture_size=128)
+
+
+@pytest.mark.parametrize("suffix", [".glb", ".obj", ".ply"])
+def test_mesh_files_round_trip_in_world_axes(tmp_path, textured_torus, suffix):
+    paths = save_mesh(textured_torus, tmp_path / f"torus{suffix}")
+    back = load_mesh(paths[0])
+    assert len(back.faces) == len(textured_torus.faces)
+    np.testing.assert_allclose(back.bounds, textured_torus.bounds, atol=1e-6)
+    if suffix in (".glb", ".obj"):
+        assert back.visual.uv is not None and back.visual.uv.shape == (len(back.vertices), 2)
+        image = getattr(back.visual.material, "baseColorTexture", None) or back.visual.material.image
+        assert image.size == (128, 128)
+        np.testing.assert_allclose(back.visual.uv, textured_torus.visual.uv, atol=1e-6)
+    else:
+        assert back.visual.kind == "vertex"
+    with pytest.raises(LiftError, match="already exists"):
+        save_mesh(textured_torus, paths[0])
+
+
+def test_glb_is_y_up():
+    box = trimesh.creation.box(extents=(1.0, 2.0, 3.0))  # tallest along lift3d's +Z
+    from lift3d.export.formats import Z_UP_TO_Y_UP, to_y_up
+
+    np.testing.assert_allclose(to_y_up(box).extents, (1.0, 3.0, 2.0))
+    assert np.linalg.det(Z_UP_TO_Y_UP) == pytest.approx(1.0)  # a rotation, not a mirror
