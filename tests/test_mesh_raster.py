@@ -163,3 +163,21 @@ def test_backface_culling_keeps_the_front_surface() -> None:
     hit = both.alpha[..., 0] > 0
     far, near = inside_out.depth[hit], both.depth[hit]
     assert (far >= near - 1e-4).all() and (far - near).mean() > 1.0  # only the far side remains
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_backends_match_torch_oracle() -> None:
+    from lift3d.renderers._mesh_nvdiffrast import nvdiffrast_available
+
+    mesh = Mesh.icosphere(3)
+    cams = _cameras(64, 64)
+    ref = render_mesh(mesh.vertices.detach(), mesh.faces, cams, config=MeshRendererConfig(backend="torch"))
+    v, f, c = mesh.vertices.detach().cuda(), mesh.faces.cuda(), cams.to("cuda")
+    ours_cuda = render_mesh(v, f, c, config=MeshRendererConfig(backend="torch"))
+    assert torch.equal(ours_cuda.aux["face_ids"].cpu(), ref.aux["face_ids"])
+    torch.testing.assert_close(ours_cuda.rgb.cpu(), ref.rgb, atol=1e-4, rtol=0)
+    if nvdiffrast_available():
+        nv = render_mesh(v, f, c, config=MeshRendererConfig(backend="cuda"))
+        assert (nv.aux["face_ids"].cpu() == ref.aux["face_ids"]).float().mean() > 0.99
+        assert (nv.rgb.cpu() - ref.rgb).abs().mean() < 1e-2

@@ -90,7 +90,8 @@ def antialias(
         n = neighbors[f, edge]
         n_safe = n.clamp_min(0)
         silhouette = (n < 0) | ~valid[cam, n_safe] | (torch.sign(area2[cam, n_safe]) != sign[:, 0])
-        d = p[torch.arange(p.shape[0]), (edge + 1) % 3] - p[torch.arange(p.shape[0]), edge]
+        rows = torch.arange(p.shape[0], device=p.device)
+        d = p[rows, (edge + 1) % 3] - p[rows, edge]
         steep = d[:, 1].abs() >= d[:, 0].abs()
         oriented = steep if horizontal else ~steep
         keep = silhouette & oriented & (t_star <= 1.0) & leaving.any(dim=-1)

@@ -10,7 +10,8 @@ The work is proportional to the covered area (at most 4x the box area) rather th
 pixels x faces. Each candidate's depth and face id are packed into one int64 key (positive float32
 bits are ordered like integers) and ``scatter_reduce(amin)`` resolves the z-test; ties go to the
 lower face id. :func:`rasterize_brute_force` is the all-pixels x all-faces oracle used by tests and
-the benchmark; it evaluates the same affine forms in the same order, so both agree exactly.
+the benchmark; it evaluates the same affine forms with the same float operations, so both agree
+exactly.
 
 Faces are culled when a vertex lies behind the near plane, a vertex is not finite, or the projected
 area is below ``1e-10`` square pixels (degenerate). Pixel centres are at ``(i + 0.5, j + 0.5)``; a
@@ -75,16 +76,6 @@ def _coefficients(p: torch.Tensor, inv_z: torch.Tensor, area2: torch.Tensor, x0:
     bary = torch.stack([value, ddx, ddy], -1)  # [..., 3, 3]
     w = (bary * inv_z[..., None]).sum(-2, keepdim=True)
     return torch.cat([bary, w], -2)
-
-
-def _candidate_depth(coef: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coverage and perspective-correct depth at integer pixel offsets ``dx, dy [N]`` (``coef [N, 4, 3]``).
-
-    Same float operations, in the same order, as the tiled evaluation in :func:`rasterize`.
-    """
-    v = coef[..., 0] + coef[..., 1] * dx[:, None] + coef[..., 2] * dy[:, None]
-    inside = (v[:, :3] >= 0).all(-1)
-    return inside, 1.0 / v[:, 3].clamp_min(1e-30)
 
 
 def _pack(depth: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
@@ -199,13 +190,12 @@ def rasterize_brute_force(
         step = max(1, chunk // F)
         fid = torch.arange(F, device=pix.device)
         for b in range(B):
+            c = coef[b]  # [F, 4, 3]
             for s in range(0, pixels.numel(), step):
-                n = min(step, pixels.numel() - s)
-                dx = (px[s : s + n, None] - x0[b]).reshape(-1)  # [n * F], pixel-major
-                dy = (py[s : s + n, None] - y0[b]).reshape(-1)
-                inside, depth = _candidate_depth(coef[b].repeat(n, 1, 1), dx.to(p.dtype), dy.to(p.dtype))
-                in_box = (dx >= 0) & (dx < bw[b].repeat(n)) & (dy >= 0) & (dy < bh[b].repeat(n))
-                hit = inside & in_box & valid[b].repeat(n)
-                key = torch.where(hit, _pack(depth, fid.repeat(n)), torch.full_like(dx, _EMPTY))
-                out[b, s : s + n] = _unpack(key.view(n, F).amin(dim=1))
+                dx = px[s : s + step, None] - x0[b]  # [n, F]
+                dy = py[s : s + step, None] - y0[b]
+                v = c[..., 0] + c[..., 1] * dx[..., None].to(c.dtype) + c[..., 2] * dy[..., None].to(c.dtype)
+                hit = (v[..., :3] >= 0).all(-1) & (dx >= 0) & (dx < bw[b]) & (dy >= 0) & (dy < bh[b]) & valid[b]
+                key = torch.where(hit, _pack(1.0 / v[..., 3].clamp_min(1e-30), fid), _EMPTY)
+                out[b, s : s + step] = _unpack(key.amin(dim=1))
     return out.view(B, height, width) if full else out
