@@ -86,3 +86,14 @@ def test_config_errors_name_the_problem(tmp_path: Path):
         write_split(SMALL, "holdout", tmp_path)
     with pytest.raises(FileNotFoundError, match="write_split"):
         ProceduralViews(tmp_path, "train")
+
+
+def test_write_dataset_writes_every_split(tmp_path: Path):
+    from lift3d.data.write import WriteDatasetConfig, main
+
+    main(["--out", str(tmp_path), "--threads", "1", "--dataset.families", "sphere", "cone",
+          "--dataset.colours", "red", "green", "--dataset.objects-per-combo", "2", "--dataset.views-per-object", "2",
+          "--dataset.resolution", "8", "--dataset.heldout-combos", "cone", "green"])
+    sizes = {split: len(ProceduralViews(tmp_path, split)) for split in ("train", "val", "test")}
+    assert sizes == {"train": 3 * 2, "val": 3 * 2, "test": 2 * 2}
+    assert WriteDatasetConfig().dataset == DatasetConfig()
