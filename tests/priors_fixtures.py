@@ -269,7 +269,7 @@ def save_zero123(folder: Path, seed: int = 0) -> Path:
     """
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from lift3d.priors.zero123 import CCProjection
+    from lift3d.priors.cc_projection import CCProjection
 
     torch.manual_seed(seed)
     unet = tiny_unet(in_channels=8, cross_attention_dim=32)

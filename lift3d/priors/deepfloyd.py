@@ -72,5 +72,6 @@ class DeepFloydIFConfig:
         tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", model_max_length=IF_MAX_LENGTH)
         encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", **weights(self.load, dtype, True))
         prior.prompt_encoder = PromptEncoder(tokenizer, place(encoder, device, self.load.cpu_offload),
-                                             prompt_cache(folder, self.model, self.load, "t5"), use_attention_mask=True)
+                                             prompt_cache(folder, self.model, self.load, "t5"), use_attention_mask=True,
+                                             device=device)
         return prior

@@ -22,14 +22,13 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lift3d.cameras import Cameras
 from lift3d.priors.base import to_epsilon
 from lift3d.priors.hub import resolve_model
-from lift3d.priors.mvdream_unet import MultiViewUNet
 from lift3d.priors.stable_diffusion import (
     LoadOptions,
     TextConditionedPrior,
@@ -41,6 +40,9 @@ from lift3d.priors.stable_diffusion import (
     weights,
 )
 from lift3d.types import LiftError
+
+if TYPE_CHECKING:
+    from lift3d.priors.mvdream_unet import MultiViewUNet
 
 ORIGINAL_UNET_PREFIX = "model.diffusion_model."
 """Prefix of the UNet in the released LDM checkpoints (sd-v2.1-base-4view.pt, sd-v1.5-4view.pt)."""
@@ -99,6 +101,8 @@ class MVDreamConfig:
     """Device, precision, offload and prompt cache."""
 
     def build(self) -> MVDreamPrior:
+        from lift3d.priors.mvdream_unet import MultiViewUNet
+
         folder = resolve_model(self.model, "MVDream prior", revision=self.load.revision, variant=self.load.variant,
                                required=("unet/config.json", "vae/config.json", "text_encoder/config.json",
                                          "scheduler/scheduler_config.json"))
@@ -127,6 +131,8 @@ def convert_original_unet(state_dict: Mapping[str, torch.Tensor]) -> dict[str, t
 
 def load_converted_unet(state_dict: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> MultiViewUNet:
     """A :class:`MultiViewUNet` from ``config`` holding the converted weights (every key must match)."""
+    from lift3d.priors.mvdream_unet import MultiViewUNet
+
     unet = MultiViewUNet(**config)
     converted = convert_original_unet(state_dict)
     expected = unet.state_dict()

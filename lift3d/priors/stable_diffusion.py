@@ -104,11 +104,13 @@ class PromptEncoder:
         model: the text encoder.
         cache: an :class:`EmbeddingCache` or None.
         use_attention_mask: pass the padding mask to the encoder (T5).
+        device: where the encoder executes (its weights may live elsewhere under CPU offload).
     """
 
     def __init__(self, tokenizer: Any, model: Any, cache: EmbeddingCache | None = None,
-                 use_attention_mask: bool = False) -> None:
+                 use_attention_mask: bool = False, device: torch.device | str = "cpu") -> None:
         self.tokenizer = tokenizer
+        self.device = torch.device(device)
         self.model = model.requires_grad_(False).eval()
         self.cache = cache
         self.use_attention_mask = use_attention_mask
@@ -120,9 +122,8 @@ class PromptEncoder:
     def encode_uncached(self, prompts: list[str]) -> dict[str, torch.Tensor]:
         tokens = self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,
                                 return_tensors="pt")
-        device = next(self.model.parameters()).device
-        mask = tokens.attention_mask.to(device) if self.use_attention_mask else None
-        out = self.model(tokens.input_ids.to(device), attention_mask=mask)
+        mask = tokens.attention_mask.to(self.device) if self.use_attention_mask else None
+        out = self.model(tokens.input_ids.to(self.device), attention_mask=mask)
         return {"hidden_states": out.last_hidden_state.float().cpu()}
 
     def __call__(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -149,7 +150,7 @@ def load_clip_prompt_encoder(folder: Path, spec: str, options: LoadOptions, devi
     tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
     model = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **weights(options, dtype, True))
     return PromptEncoder(tokenizer, place(model, device, options.cpu_offload),
-                         prompt_cache(folder, spec, options, "clip"))
+                         prompt_cache(folder, spec, options, "clip"), device=device)
 
 
 class TextConditionedPrior(UNetPrior):

@@ -30,8 +30,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
 
 from lift3d.cameras import Cameras
 from lift3d.priors.base import Branch, Conditions, to_epsilon
@@ -75,23 +73,10 @@ def relative_pose(cameras: Cameras, reference: ReferenceView, convention: PoseCo
     return torch.stack([d_polar, d_az.sin(), d_az.cos(), last], dim=-1)
 
 
-class CCProjection(ModelMixin, ConfigMixin):
-    """``Linear(in_channel -> out_channel)`` mapping ``[CLIP image embedding, T]`` to the cross-attention token
-    (config and ``projection.*`` keys as in the Zero123 diffusers ports)."""
-
-    @register_to_config
-    def __init__(self, in_channel: int = 772, out_channel: int = 768) -> None:
-        super().__init__()
-        self.projection = torch.nn.Linear(in_channel, out_channel)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.projection(x)
-
-
 class Zero123Prior(UNetPrior):
     """Novel-view latent prior; call :meth:`image_conditions` with the reference image first."""
 
-    def __init__(self, unet: Any, scheduler: Any, vae: Any, image_encoder: Any, cc_projection: CCProjection,
+    def __init__(self, unet: Any, scheduler: Any, vae: Any, image_encoder: Any, cc_projection: torch.nn.Module,
                  clip_size: int, clip_mean: Sequence[float], clip_std: Sequence[float],
                  convention: PoseConvention = PoseConvention.ZERO123) -> None:
         super().__init__(unet, scheduler, vae)
@@ -186,6 +171,8 @@ class Zero123Config:
     def build(self) -> Zero123Prior:
         from diffusers import UNet2DConditionModel
         from transformers import CLIPVisionModelWithProjection
+
+        from lift3d.priors.cc_projection import CCProjection
 
         folder = resolve_model(self.model, "Zero123 prior", revision=self.load.revision, variant=self.load.variant,
                                required=("unet/config.json", "vae/config.json", "image_encoder/config.json",
