@@ -14,17 +14,33 @@ from torch import Tensor
 from lift3d.export.uv_bake import AlbedoFn
 
 
-def albedo_from_vertex_colors(mesh: trimesh.Trimesh) -> AlbedoFn:
-    """Colour of the closest surface point of ``mesh``, barycentrically interpolated from its vertex colours."""
+def albedo_from_vertex_colors(mesh: trimesh.Trimesh, k: int = 8) -> AlbedoFn:
+    """Colour of the closest surface point of ``mesh``, barycentrically interpolated from its vertex colours.
+
+    The closest point is searched exactly among the faces around the ``k`` nearest vertices (a
+    ``scipy`` KD-tree, so trimesh's optional ``rtree`` dependency is not needed).
+    """
+    from scipy.spatial import cKDTree
+
     if getattr(mesh.visual, "kind", None) not in ("vertex", "face"):
         raise ValueError("mesh has no vertex or face colours to bake; give another albedo callable.")
     colors = np.asarray(mesh.visual.vertex_colors[:, :3], np.float64) / 255.0
-    query = trimesh.proximity.ProximityQuery(mesh)
+    tree = cKDTree(np.asarray(mesh.vertices))
+    vertex_faces = np.asarray(mesh.vertex_faces)  # [V, max valence], -1 padded
+    triangles = np.asarray(mesh.triangles)
+    k = min(k, len(mesh.vertices))
 
     def albedo(points: Tensor) -> Tensor:
         p = points.detach().cpu().double().numpy()
-        closest, _, tri = query.on_surface(p)
-        bary = trimesh.triangles.points_to_barycentric(mesh.triangles[tri], closest)
+        _, near = tree.query(p, k=k)
+        cand = vertex_faces[near.reshape(len(p), -1)].reshape(len(p), -1)  # [P, C] candidate faces
+        cand = np.where(cand < 0, cand.max(axis=1, keepdims=True), cand)
+        closest = trimesh.triangles.closest_point(triangles[cand.ravel()], np.repeat(p, cand.shape[1], axis=0))
+        dist = np.linalg.norm(closest.reshape(len(p), -1, 3) - p[:, None], axis=-1)
+        best = dist.argmin(1)
+        tri = cand[np.arange(len(p)), best]
+        hit = closest.reshape(len(p), -1, 3)[np.arange(len(p)), best]
+        bary = trimesh.triangles.points_to_barycentric(triangles[tri], hit)
         rgb = (np.clip(bary, 0.0, 1.0)[:, :, None] * colors[mesh.faces[tri]]).sum(1)
         return torch.from_numpy(rgb).to(points)
 
