@@ -154,3 +154,24 @@ def test_bad_meshes_raise_clear_errors() -> None:
         Mesh(v, torch.tensor([[0, 1, 2]]), uv=torch.rand(4, 2))
     with pytest.raises(ValueError, match="no uv"):
         Mesh.from_trimesh(trimesh.creation.box(), color_mode="texture")
+
+
+@pytest.mark.parametrize("textured", [False, True])
+def test_glb_round_trip(textured: bool) -> None:
+    import io
+
+    g = torch.Generator().manual_seed(0)
+    v, f = torch.rand(4, 3, generator=g), torch.tensor([[0, 1, 2], [0, 2, 3]])
+    if textured:
+        mesh = Mesh(v, f, uv=torch.rand(4, 2, generator=g), texture=torch.rand(8, 8, 3, generator=g))
+    else:
+        mesh = Mesh(v, f, colors=torch.rand(4, 3, generator=g))
+    data = mesh.to_trimesh().export(file_type="glb")
+    back = Mesh.from_trimesh(trimesh.load(io.BytesIO(data), file_type="glb", force="mesh"))
+    assert back.color_mode == mesh.color_mode
+    torch.testing.assert_close(back.vertices, mesh.vertices, atol=1e-6, rtol=0)
+    if textured:
+        torch.testing.assert_close(back.uv, mesh.uv, atol=1e-6, rtol=0)
+        assert (back.texture_image() - mesh.texture_image()).abs().max() <= 0.5 / 255 + 1e-6
+    else:
+        assert (back.vertex_colors() - mesh.vertex_colors()).abs().max() <= 0.5 / 255 + 1e-6
