@@ -9,16 +9,22 @@ import torch
 
 from lift3d.pipelines.generate import PRESETS, GenerateConfig, StageConfig, generate, main
 from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rigs import BLOB, FieldScene
+from lift3d.scenes.gaussians_strategy import DefaultDensify
 from lift3d.renderers.volume import VolumeRendererConfig
 from lift3d.scenes.density_grid import DensityGridConfig
 from lift3d.types import LiftError
 
 
-def _cfg(prior: Path, out: Path, steps: int = 3, **kw) -> GenerateConfig:
-    stage = StageConfig(scene=FieldScene(field=DensityGridConfig(resolution=16, activation=BLOB),
-                                         renderer=VolumeRendererConfig(num_samples=24)),
-                        steps=steps, resolution=16, views_per_step=2)
+FIELD = FieldScene(field=DensityGridConfig(resolution=16, activation=BLOB), renderer=VolumeRendererConfig(num_samples=24))
+GAUSS = GaussianScene(num_points=300, init_opacity=0.5,
+                      densify=DefaultDensify(grow_grad2d=1e-9, refine_start_iter=1, refine_stop_iter=10, refine_every=2,
+                                             reset_every=1000))
+
+
+def _cfg(prior: Path, out: Path, steps: int = 3, scene=FIELD, **kw) -> GenerateConfig:
+    stage = StageConfig(scene=scene, steps=steps, resolution=16, views_per_step=2)
     return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
                           val_every=2, checkpoint_every=2, turntable_frames=4, **kw)
 
@@ -34,16 +40,20 @@ def test_generate_runs_and_writes_outputs(tiny_bundled_prior: Path, tmp_path: Pa
     assert [x["step"] for x in lines] == [1, 2, 3] and all(torch.isfinite(torch.tensor(x["loss"])) for x in lines)
 
 
-def test_interrupted_and_resumed_equals_uninterrupted(tiny_bundled_prior: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("scene", [FIELD, GAUSS], ids=["field", "gaussians"])
+def test_interrupted_and_resumed_equals_uninterrupted(scene, tiny_bundled_prior: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    (a,) = generate(_cfg(tiny_bundled_prior, tmp_path / "a", steps=4))
-    generate(_cfg(tiny_bundled_prior, tmp_path / "b", steps=2))
-    (b,) = generate(_cfg(tiny_bundled_prior, tmp_path / "b", steps=4, resume=True))
+    (a,) = generate(_cfg(tiny_bundled_prior, tmp_path / "a", steps=4, scene=scene))
+    generate(_cfg(tiny_bundled_prior, tmp_path / "b", steps=2, scene=scene))
+    (b,) = generate(_cfg(tiny_bundled_prior, tmp_path / "b", steps=4, scene=scene, resume=True))
     ta = load_file(str(a / "ckpt/step_00000004/state.safetensors"))
     tb = load_file(str(b / "ckpt/step_00000004/state.safetensors"))
+    assert ta.keys() == tb.keys()
     for k in ta:
         assert torch.equal(ta[k], tb[k]), k
+    if scene is GAUSS:  # densification changed the number of Gaussians and resume kept up
+        assert ta["rig.params.means"].shape[0] != 300
 
 
 @pytest.mark.parametrize("prompt, match", [("   ", "empty"), ("x" * 400, "shorten")])

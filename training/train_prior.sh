@@ -3,5 +3,5 @@
 # (add --resume) to continue from training/prior-text32/ckpt; it exports the EMA weights when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec .venv/bin/lift3d train-prior --output training/prior-text32 --seed 0 --steps 8000 \
-  --export-to lift3d/assets/prior-text32 --quiet "$@"
+OMP_WAIT_POLICY=PASSIVE exec .venv/bin/lift3d train-prior --output training/prior-text32 --seed 0 --steps 8000 \
+  --export-to lift3d/assets/prior-text32 --threads 1 --quiet "$@"

@@ -18,7 +18,8 @@ import torch
 
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
-from lift3d.pipelines.rigs import FieldScene, SceneSpec
+from lift3d.pipelines.rig_gaussians import GaussianScene
+from lift3d.pipelines.rigs import FieldScene
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.types import LiftError
 
@@ -29,7 +30,7 @@ MAX_PROMPT_CHARS = 300
 class StageConfig:
     """One optimization stage."""
 
-    scene: SceneSpec = FieldScene()
+    scene: FieldScene | GaussianScene = FieldScene()
     guidance: GuidanceConfig = SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 400)))
     steps: int = 400
     resolution: int = 32
@@ -120,13 +121,11 @@ def generate_one(cfg: GenerateConfig) -> Path:
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     rig = stage.scene.build(torch.Generator().manual_seed(cfg.seed + 7919), device)
     guidance = stage.guidance.build(prior)
-    optimizer = torch.optim.Adam(rig.param_groups(), betas=(0.9, 0.99), eps=1e-15)
     step = 0
     found = run.latest()
     if found is not None:
         step, state = found
         rig.load_state(state["rig"])
-        optimizer.load_state_dict(state["optimizer"])
         guidance.load_state_dict(state["guidance"])
         gen.set_state(state["rng"])
         run.rewind_metrics(step)
@@ -134,7 +133,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
         run.write_metadata(cfg, seed=cfg.seed)
 
     def checkpoint() -> None:
-        run.save(step, {"rig": rig.state(), "optimizer": optimizer.state_dict(), "guidance": guidance.state_dict(),
+        run.save(step, {"rig": rig.state(), "guidance": guidance.state_dict(),
                         "rng": gen.get_state()})
 
     with progress_bar(f"generate {cfg.prompt!r}", stage.steps, completed=step, quiet=cfg.quiet) as bar:
@@ -145,10 +144,10 @@ def generate_one(cfg: GenerateConfig) -> Path:
             g_out = guidance(out.rgb, prompts.conditions(cams), cams, step=step, max_steps=stage.steps, generator=gen)
             reg = rig.regularize(out)
             loss = g_out.loss + sum(reg.values())
-            optimizer.zero_grad(set_to_none=True)
+            rig.zero_grad()
+            rig.before_backward(step, out)
             loss.backward()
-            optimizer.step()
-            rig.after_step(step, optimizer, out)
+            rig.step(step, out, cams)
             logs = guidance.update(step)
             step += 1
             metrics = {"loss": loss.item(), "guidance": g_out.loss.item(), **{k: v.item() for k, v in reg.items()},
@@ -165,6 +164,8 @@ def generate_one(cfg: GenerateConfig) -> Path:
 
 PRESETS: dict[str, GenerateConfig] = {
     "default": GenerateConfig(),
+    "dreamfusion": GenerateConfig(),
+    "gaussian": GenerateConfig(stage=StageConfig(scene=GaussianScene(), steps=400)),
 }
 """Named starting points; every field can still be changed on the command line."""
 

@@ -8,7 +8,7 @@ fields (density grid, hash grid, triplane) share the volume renderer.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -77,19 +77,15 @@ class FieldScene:
             scene = HashGridField(self.field, generator=generator)
         else:
             scene = Triplane(self.field, generator=generator)
-        renderer = VolumeRenderer(self.renderer)
-        return FieldRig(self, scene.to(device), renderer)
+        return FieldRig(self, scene.to(device), VolumeRenderer(self.renderer))
 
 
-@dataclass
 class FieldRig:
-    spec: FieldScene
-    scene: Field
-    renderer: VolumeRenderer
-    _last: dict = field(default_factory=dict)
+    """A field, its volume renderer and its Adam optimizer."""
 
-    def param_groups(self) -> list[dict]:
-        return self.scene.param_groups(self.spec.lr)
+    def __init__(self, spec: FieldScene, scene: Field, renderer: VolumeRenderer) -> None:
+        self.spec, self.scene, self.renderer = spec, scene, renderer
+        self.optimizer = torch.optim.Adam(scene.param_groups(spec.lr), betas=(0.9, 0.99), eps=1e-15)
 
     def _lights(self, cameras: Cameras, generator: torch.Generator | None) -> PointLights | None:
         if self.spec.lighting == "fixed":
@@ -117,11 +113,7 @@ class FieldRig:
     def regularize(self, out: RenderOutput) -> dict[str, torch.Tensor]:
         r, B = self.spec.regularizers, out.alpha.shape[0]
         pixels = out.alpha.shape[1] * out.alpha.shape[2]
-        losses = {}
-        if r.sparsity:
-            losses["sparsity"] = r.sparsity * opacity_sparsity(out.alpha) * pixels
-        if r.entropy:
-            losses["entropy"] = r.entropy * opacity_entropy(out.alpha) * pixels
+        losses = opacity_terms(r, out)
         if r.orientation and "orientation" in out.aux:
             losses["orientation"] = r.orientation * orientation_loss(out.aux["orientation"], out.alpha) * pixels / B
         return losses
@@ -130,14 +122,22 @@ class FieldRig:
         if self.renderer.config.occupancy and step % self.spec.occupancy_every == 0:
             self.renderer.update_occupancy(self.scene, generator)
 
-    def after_step(self, step: int, optimizer: torch.optim.Optimizer, out: RenderOutput) -> None:
-        """No structural changes for fields."""
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def before_backward(self, step: int, out: RenderOutput) -> None:
+        """Nothing to retain for fields."""
+
+    def step(self, step: int, out: RenderOutput, cameras: Cameras) -> None:
+        self.optimizer.step()
 
     def state(self) -> dict:
-        return {"scene": self.scene.state_dict()}
+        return {"scene": self.scene.state_dict(), "optimizer": self.optimizer.state_dict()}
 
     def load_state(self, state: dict) -> None:
         self.scene.load_state_dict(state["scene"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
 
     @property
     def scene_device(self) -> torch.device:
@@ -163,13 +163,27 @@ class FieldRig:
         except ValueError as e:  # an empty scene has no surface
             print(f"warning: no mesh exported: {e}", file=sys.stderr)
             return []
-        directory.mkdir(parents=True, exist_ok=True)
-        up = mesh.copy()
-        up.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=float))
-        up.export(directory / "mesh.glb")
-        mesh.export(directory / "mesh.ply")
-        return [directory / "mesh.glb", directory / "mesh.ply"]
+        return write_mesh(mesh, directory)
 
 
-SceneSpec = FieldScene
-"""Any scene spec (a Union as more rigs are added)."""
+def write_mesh(mesh, directory: Path) -> list[Path]:
+    """Write ``mesh`` (lift3d's +Z-up frame) as GLB (+Y up) and PLY (+Z up) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    up = mesh.copy()
+    up.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=float))
+    up.export(directory / "mesh.glb")
+    mesh.export(directory / "mesh.ply")
+    return [directory / "mesh.glb", directory / "mesh.ply"]
+
+
+def opacity_terms(r: Regularizers, out: RenderOutput) -> dict[str, torch.Tensor]:
+    """Sparsity and entropy of accumulated opacity, summed over pixels and averaged over views."""
+    pixels = out.alpha.shape[1] * out.alpha.shape[2]
+    losses = {}
+    if r.sparsity:
+        losses["sparsity"] = r.sparsity * opacity_sparsity(out.alpha) * pixels
+    if r.entropy:
+        losses["entropy"] = r.entropy * opacity_entropy(out.alpha) * pixels
+    return losses
+
+

@@ -8,7 +8,7 @@ is then exactly ``c * S + (1 - alpha)``. Ten colours cost one render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -64,7 +64,7 @@ def render_prior_data(cfg: PriorDataConfig, generator: torch.Generator) -> Prior
     for fi, family in enumerate(families):
         for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds_per_family):
             obj = procedural_object(family, "white", seed=seed)
-            obj = type(obj)(obj.shape, obj.scale, obj.colour, (1.0, 1.0, 1.0), obj.caption, obj.seed)
+            obj = replace(obj, rgb=(1.0, 1.0, 1.0))
             n = cfg.views_per_object
             e = lo + (hi - lo) * torch.rand(n, generator=generator)
             a = 360.0 * torch.rand(n, generator=generator)

@@ -1,0 +1,124 @@
+"""The Gaussians rig: 3D Gaussian splats optimized by guidance, DreamGaussian style
+("DreamGaussian: Generative Gaussian Splatting for Efficient 3D Content Creation", arXiv 2309.16653):
+random init in a ball, per-attribute Adam, gsplat's densification, splat export plus a mesh.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lift3d.cameras import Cameras
+from lift3d.pipelines.rigs import Regularizers, opacity_terms
+from lift3d.renderers.gaussians import GaussianRenderer, GaussianRendererConfig
+from lift3d.scenes.gaussians import ATTRIBUTES, GaussianLearningRates, Gaussians
+from lift3d.scenes.gaussians_strategy import DefaultDensify, GaussianOptimizer, MCMCDensify
+from lift3d.types import RenderOutput
+
+
+@dataclass(frozen=True)
+class GaussianScene:
+    """3D Gaussians rendered by the splat renderer (gsplat on CUDA, ours on CPU)."""
+
+    KIND = "gaussians"
+    num_points: int = 4000
+    """Initial Gaussians, uniform in a ball."""
+    init_radius: float = 0.5
+    sh_degree: int = 0
+    """SH degree (0: view-independent colour, as DreamGaussian)."""
+    init_opacity: float = 0.1
+    lr: GaussianLearningRates = GaussianLearningRates(means=1e-3, quats=5e-3, scales=5e-3, opacities=5e-2,
+                                                      sh0=1e-2, shN=5e-4)
+    densify: DefaultDensify | MCMCDensify | None = DefaultDensify(
+        grow_grad2d=2e-4, grow_scale3d=0.01, prune_opa=0.01, prune_scale3d=0.2, refine_start_iter=100,
+        refine_stop_iter=300, refine_every=50, reset_every=100_000)
+    renderer: GaussianRendererConfig = GaussianRendererConfig()
+    regularizers: Regularizers = Regularizers(sparsity=0.0, entropy=0.02)
+
+    def build(self, generator: torch.Generator, device: torch.device) -> GaussianRig:
+        scene = Gaussians.random_ball(self.num_points, self.init_radius, generator, self.sh_degree,
+                                      opacity=self.init_opacity)
+        return GaussianRig(self, scene.to(device))
+
+
+class GaussianRig:
+    """Gaussians, their renderer, per-attribute optimizers and densification state."""
+
+    def __init__(self, spec: GaussianScene, scene: Gaussians) -> None:
+        self.spec, self.scene = spec, scene
+        self.renderer = GaussianRenderer(spec.renderer)
+        self.optim = GaussianOptimizer(scene, spec.densify, spec.lr)
+
+    @property
+    def scene_device(self) -> torch.device:
+        return self.scene.means.device
+
+    def render(self, cameras: Cameras, background, generator: torch.Generator | None, step: int = 0) -> RenderOutput:
+        return self.renderer(self.scene, cameras.to(self.scene_device), torch.tensor(background))
+
+    def render_albedo(self, cameras: Cameras) -> RenderOutput:
+        return self.renderer(self.scene, cameras.to(self.scene_device), torch.zeros(3))
+
+    def regularize(self, out: RenderOutput) -> dict[str, torch.Tensor]:
+        return opacity_terms(self.spec.regularizers, out)
+
+    def before_step(self, step: int, generator: torch.Generator) -> None:
+        """Nothing before rendering."""
+
+    def zero_grad(self) -> None:
+        self.optim.zero_grad()
+
+    def before_backward(self, step: int, out: RenderOutput) -> None:
+        self.optim.before_backward(step, out)
+
+    def step(self, step: int, out: RenderOutput, cameras: Cameras) -> None:
+        self.optim.step(step, out, cameras)
+
+    def state(self) -> dict:
+        return {"params": {k: v.detach() for k, v in self.scene.params.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optim.optimizers.items()},
+                "strategy": dict(self.optim.state)}
+
+    def load_state(self, state: dict) -> None:
+        """Restore parameters (whatever their count after densification), optimizers and strategy state."""
+        for k in ATTRIBUTES:
+            self.scene.params[k] = torch.nn.Parameter(state["params"][k].to(self.scene_device),
+                                                      requires_grad=self.scene.params[k].requires_grad)
+        self.optim = GaussianOptimizer(self.scene, self.spec.densify, self.spec.lr)
+        for k, o in self.optim.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.optim.state.update(state["strategy"])
+
+    @torch.no_grad()
+    def mesh(self, resolution: int = 96):
+        """Splat-to-mesh (summed Gaussian kernel, silhouette-matched level) with vertex colours."""
+        from lift3d.export.mesh_cleanup import clean_mesh
+        from lift3d.export.mesh_extract import covariances_from_quats_scales, mesh_from_gaussians
+
+        s = self.scene
+        cov = covariances_from_quats_scales(s.quats, s.scales.expand(-1, 3) if s.isotropic else s.scales)
+        mesh = clean_mesh(mesh_from_gaussians(s.means, cov, s.opacities, resolution))
+        if len(mesh.vertices):
+            pts = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)
+            nearest = torch.cdist(pts, s.means.cpu()).argmin(1)
+            rgb = (s.sh[:, 0].cpu() * 0.28209479177387814 + 0.5).clamp(0, 1)[nearest].numpy()
+            mesh.visual.vertex_colors = np.concatenate([rgb * 255, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
+        return mesh
+
+    def export(self, directory: Path) -> list[Path]:
+        from lift3d.scenes.gaussians_ply import save_ply
+
+        directory.mkdir(parents=True, exist_ok=True)
+        written = [save_ply(self.scene, directory / "splats.ply")]
+        try:
+            mesh = self.mesh()
+        except ValueError as e:
+            print(f"warning: no mesh exported: {e}", file=sys.stderr)
+            return written
+        from lift3d.pipelines.rigs import write_mesh
+
+        return written + write_mesh(mesh, directory)
