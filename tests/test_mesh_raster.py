@@ -181,3 +181,38 @@ def test_cuda_backends_match_torch_oracle() -> None:
         nv = render_mesh(v, f, c, config=MeshRendererConfig(backend="cuda"))
         assert (nv.aux["face_ids"].cpu() == ref.aux["face_ids"]).float().mean() > 0.99
         assert (nv.rgb.cpu() - ref.rgb).abs().mean() < 1e-2
+
+
+def _square() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A square in the x = 0 plane facing +X (the camera at azimuth 0), uv v up = world +Z up."""
+    v = torch.tensor([[0.0, -0.8, -0.8], [0.0, 0.8, -0.8], [0.0, 0.8, 0.8], [0.0, -0.8, 0.8]])
+    uv = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])  # seen from +X, +Y is image-right
+    return v, torch.tensor([[0, 1, 2], [0, 2, 3]]), uv
+
+
+def test_texture_orientation_top_row_is_v_one() -> None:
+    v, f, uv = _square()
+    texture = torch.zeros(4, 4, 3)
+    texture[:2, :, 0] = 1.0  # top rows red
+    texture[2:, :, 2] = 1.0  # bottom rows blue
+    texture[:, :2, 1] = 1.0  # left columns (small u) get green
+    cams = Cameras.from_spherical(torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([3.0]), 40.0, 32)
+    out = render_mesh(v, f, cams, uv=uv, texture=texture, config=MeshRendererConfig(antialias=False))
+    rgb = out.rgb[0]
+    assert rgb[10, 16, 0] > 0.9 and rgb[10, 16, 2] < 0.1  # upper half of the image: red (v near 1)
+    assert rgb[22, 16, 2] > 0.9 and rgb[22, 16, 0] < 0.1  # lower half: blue
+    # u = 0 sits at world -Y, which the camera on +X sees on the image's left.
+    assert rgb[16, 10, 1] > 0.9 and rgb[16, 22, 1] < 0.1
+
+
+def test_lambert_shading_closed_form() -> None:
+    v, f, _ = _square()
+    cams = Cameras.from_spherical(torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([3.0]), 40.0, 24)
+    albedo = torch.tensor([0.8, 0.5, 0.2])
+    light = (1.0, 0.0, 1.0)
+    cfg = MeshRendererConfig(shading="lambert", light_direction=light, ambient=0.25, diffuse=0.75, antialias=False)
+    expected = albedo * (0.25 + 0.75 * (1.0 / 2**0.5))  # n = +X toward the camera, l = (1, 0, 1)/sqrt(2)
+    for faces in (f, f.flip(1)):  # two-sided: the normal is turned toward the viewer either way
+        out = render_mesh(v, faces, cams, colors=albedo.expand(4, 3), config=cfg)
+        torch.testing.assert_close(out.rgb[0, 12, 12], expected, atol=1e-5, rtol=0)
+        torch.testing.assert_close(out.aux["albedo"][0, 12, 12], albedo, atol=1e-6, rtol=0)
