@@ -104,3 +104,21 @@ def test_text_states_match_diffusers_pipeline_encode_prompt(sd_folder: Path) -> 
     cond, neg = pipe.encode_prompt("a photo of a dog", torch.device("cpu"), 1, True, negative_prompt="blurry")
     ours = build(sd_folder).encode_text(["a photo of a dog", "blurry"])
     torch.testing.assert_close(ours, torch.cat([cond, neg]))
+
+
+def test_cpu_offload_hooks_give_identical_outputs(sd_folder: Path) -> None:
+    """accelerate's offload leaves weights on the meta device; encode/predict/text must still work (on CUDA the
+    execution device is the GPU; CPU execution exercises the same hooks)."""
+    from lift3d.priors.stable_diffusion import place
+
+    prior = build(sd_folder)
+    images, x = torch.rand(2, 16, 16, 3), torch.randn(2, 4, 8, 8)
+    t = torch.tensor([10, 500])
+    cond = prior.prompt("a dog", view_dependent=False).conditions(batch=2)
+    before = (prior.encode(images), prior.predict(x, t, cond, [Branch.TEXT])[Branch.TEXT], prior.encode_text(["a cat"]))
+    for module in (prior.unet, prior.vae, prior.prompt_encoder.model):
+        place(module, torch.device("cpu"), offload=True)
+    assert next(prior.unet.parameters()).device.type == "meta"
+    after = (prior.encode(images), prior.predict(x, t, cond, [Branch.TEXT])[Branch.TEXT], prior.encode_text(["a cat"]))
+    for a, b in zip(before, after):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
