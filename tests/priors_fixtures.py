@@ -120,7 +120,11 @@ TINY_MV_UNET = {"image_size": 8, "in_channels": 4, "out_channels": 4, "model_cha
                 "attention_resolutions": [1, 2], "channel_mult": [1, 2], "num_head_channels": 4,
                 "transformer_depth": 1, "context_dim": 32, "camera_dim": 16, "use_linear_in_transformer": True,
                 "norm_num_groups": 4}
-"""A tiny MultiViewUNet config with the keys of MVDream's ``unet/config.json``."""
+"""A tiny MultiViewUNet config with the keys of MVDream's ``unet/config.json`` (SD 2.1-base style)."""
+
+TINY_MV_UNET_SD15 = {**TINY_MV_UNET, "num_head_channels": -1, "num_heads": 2, "context_dim": 24,
+                     "use_linear_in_transformer": False}
+"""The sd-v1.5-4view style: a fixed head count and 1x1-conv proj_in/proj_out."""
 
 
 def original_mvdream_state_dict(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -155,9 +159,15 @@ def original_mvdream_state_dict(cfg: dict, seed: int = 0) -> dict[str, torch.Ten
         if i != o:
             conv(p + "skip_connection", o, i, 1)
 
+    def proj(name: str, ch: int) -> None:
+        if cfg["use_linear_in_transformer"]:
+            linear(name, ch, ch)
+        else:
+            conv(name, ch, ch, 1)
+
     def st(p: str, ch: int) -> None:
         add(p + "norm.weight", ch), add(p + "norm.bias", ch)
-        linear(p + "proj_in", ch, ch)
+        proj(p + "proj_in", ch)
         for k in range(cfg["transformer_depth"]):
             b = f"{p}transformer_blocks.{k}."
             for a, kv in (("attn1", ch), ("attn2", ctx)):
@@ -166,7 +176,7 @@ def original_mvdream_state_dict(cfg: dict, seed: int = 0) -> dict[str, torch.Ten
             linear(b + "ff.net.0.proj", 8 * ch, ch), linear(b + "ff.net.2", ch, 4 * ch)
             for n in ("norm1", "norm2", "norm3"):
                 add(b + n + ".weight", ch), add(b + n + ".bias", ch)
-        linear(p + "proj_out", ch, ch)
+        proj(p + "proj_out", ch)
 
     linear("time_embed.0", emb, c), linear("time_embed.2", emb, emb)
     linear("camera_embed.0", emb, cfg["camera_dim"]), linear("camera_embed.2", emb, emb)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from priors_fixtures import TINY_MV_UNET, original_mvdream_state_dict, save_mvdream, save_sd
+from priors_fixtures import TINY_MV_UNET, TINY_MV_UNET_SD15, original_mvdream_state_dict, save_mvdream, save_sd
 from safetensors.torch import save_file
 
 from lift3d.cameras import Cameras
@@ -90,6 +90,16 @@ def test_converter_maps_every_original_key_and_matches_direct_load(tmp_path: Pat
     with torch.no_grad():
         torch.testing.assert_close(prior.unet(x, t, ctx, cam, num_frames=4), direct(x, t, ctx, cam, num_frames=4),
                                    atol=0, rtol=0)
+
+
+def test_converter_handles_the_sd15_variant() -> None:
+    original = original_mvdream_state_dict(TINY_MV_UNET_SD15)
+    unet = load_converted_unet(original, TINY_MV_UNET_SD15)
+    assert unet.input_blocks[1][1].proj_in.weight.shape == (8, 8, 1, 1)
+    assert unet.input_blocks[1][1].transformer_blocks[0].attn2.to_k.weight.shape == (8, 24)
+    x, ctx, cam, t = torch.randn(4, 4, 8, 8), torch.randn(4, 7, 24), torch.randn(4, 16), torch.full((4,), 5)
+    with torch.no_grad():
+        assert torch.isfinite(unet(x, t, ctx, cam, num_frames=4)).all()
 
 
 def test_converter_rejects_mismatches_and_pickles(tmp_path: Path) -> None:
