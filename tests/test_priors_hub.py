@@ -22,6 +22,7 @@ def fake_hf_cache(cache: Path, repo: str) -> Path:
     (snap / "unet").mkdir(parents=True)
     (snap / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     (snap / "unet" / "config.json").write_text("{}")
+    (snap / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
     (root / "refs").mkdir()
     (root / "refs" / "main").write_text(COMMIT)
     return snap
@@ -59,8 +60,9 @@ def test_pickle_only_folder_and_single_file_are_refused(tmp_path: Path) -> None:
     (tmp_path / "m" / "unet").mkdir(parents=True)
     (tmp_path / "m" / "model_index.json").write_text("{}")
     (tmp_path / "m" / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04")
-    with pytest.raises(LiftError, match="safetensors only"):
-        resolve_model(tmp_path / "m")
+    (tmp_path / "m" / "unet" / "config.json").write_text("{}")
+    with pytest.raises(LiftError, match=r"unet/ has no safetensors weights \(only pickled diffusion_pytorch_model.bin\)"):
+        resolve_model(tmp_path / "m", required=("model_index.json", "unet/config.json"))
     (tmp_path / "x.ckpt").write_bytes(b"\x80\x04")
     with pytest.raises(LiftError, match="is a file"):
         resolve_model(tmp_path / "x.ckpt")

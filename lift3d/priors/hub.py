@@ -63,15 +63,20 @@ def not_found_message(spec: str, what: str, detail: str = "", cache: Path | None
 
 
 def check_folder(folder: Path, spec: str, what: str, required: Sequence[str]) -> Path:
-    """Check that ``required`` relative paths exist in ``folder`` and that weights are safetensors."""
+    """Check that ``required`` relative paths exist in ``folder`` and that every required model component
+    (a required ``<component>/config.json``) holds safetensors weights."""
     missing = [r for r in required if not (folder / r).exists()]
     if missing:
         raise LiftError(f"{what} folder {folder} (from {spec!r}) lacks {', '.join(missing)}: it is not a complete "
                         f"diffusers-layout model; re-download it or point --prior at the folder holding model_index.json.")
-    pickles = [p for p in folder.rglob("*") if p.suffix in (".bin", ".ckpt", ".pt", ".pth")]
-    if pickles and not any(folder.rglob("*.safetensors")):
-        raise LiftError(f"{what} folder {folder} holds only pickled weights ({pickles[0].name}); lift3d reads "
-                        f"safetensors only: convert them (see docs/priors.md) or download the safetensors variant.")
+    for r in required:
+        part = (folder / r).parent
+        if Path(r).name == "config.json" and not any(part.glob("*.safetensors")):
+            pickles = [p.name for p in part.iterdir() if p.suffix in (".bin", ".ckpt", ".pt", ".pth")]
+            found = f" (only pickled {pickles[0]})" if pickles else ""
+            raise LiftError(f"{what} {spec!r}: {part.relative_to(folder).as_posix() or '.'}/ has no safetensors "
+                            f"weights{found}; lift3d never unpickles: use a repo that ships safetensors or convert "
+                            f"the weights once (see docs/priors.md).")
     return folder
 
 
