@@ -271,15 +271,16 @@ def save_deepfloyd(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def save_zero123(folder: Path, seed: int = 0) -> Path:
-    """A tiny Zero123 folder (kxic/zero123-xl, ashawkey/zero123-xl-diffusers layout).
+def save_zero123(folder: Path, seed: int = 0, projection: str = "cc_projection") -> Path:
+    """A tiny Zero123 folder: kxic/zero123-xl layout (``cc_projection/``) or ashawkey/zero123-xl-diffusers and
+    ashawkey/stable-zero123-diffusers layout (``projection="clip_camera_projection"``).
 
-    CLIP image embedding 32 + pose 4 -> ``cc_projection`` 36 -> 32 = the UNet's cross-attention width
+    CLIP image embedding 32 + pose 4 -> projection 36 -> 32 = the UNet's cross-attention width
     (768 + 4 -> 768 in the released models).
     """
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from lift3d.priors.cc_projection import CCProjection
+    from lift3d.priors.cc_projection import CCProjection, CLIPCameraProjection
 
     torch.manual_seed(seed)
     unet = tiny_unet(in_channels=8, cross_attention_dim=32)
@@ -288,7 +289,8 @@ def save_zero123(folder: Path, seed: int = 0) -> Path:
     vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                               image_size=16, patch_size=8, projection_dim=32)
     CLIPVisionModelWithProjection(vision).save_pretrained(folder / "image_encoder", safe_serialization=True)
-    CCProjection(in_channel=36, out_channel=32).save_pretrained(folder / "cc_projection", safe_serialization=True)
+    proj = CCProjection(36, 32) if projection == "cc_projection" else CLIPCameraProjection(32, 4)
+    proj.save_pretrained(folder / projection, safe_serialization=True)
     write_json(folder / "feature_extractor" / "preprocessor_config.json", {
         "crop_size": {"height": 16, "width": 16}, "do_center_crop": True, "do_normalize": True, "do_resize": True,
         "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": [0.48145466, 0.4578275, 0.40821073],
@@ -296,7 +298,7 @@ def save_zero123(folder: Path, seed: int = 0) -> Path:
     write_json(folder / "scheduler" / "scheduler_config.json", ddim_scheduler_config())
     write_json(folder / "model_index.json", {
         "_class_name": "Zero1to3StableDiffusionPipeline", "_diffusers_version": "0.17.0.dev0",
-        "cc_projection": ["pipeline_zero1to3", "CCProjection"], "feature_extractor": ["transformers", "CLIPImageProcessor"],
+        projection: ["pipeline_zero1to3", type(proj).__name__], "feature_extractor": ["transformers", "CLIPImageProcessor"],
         "image_encoder": ["transformers", "CLIPVisionModelWithProjection"], "requires_safety_checker": False,
         "safety_checker": [None, None], "scheduler": ["diffusers", "DDIMScheduler"],
         "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]})

@@ -69,7 +69,7 @@ def test_conditioning_layout_and_zero_uncond(prior: object) -> None:
     torch.testing.assert_close(x_in[:2, 4:], cond.image)
     assert (x_in[2:, 4:] == 0).all() and (states[2:] == 0).all()  # uncond: zero latent and zero token
     w, b = prior.cc_projection.projection.weight, prior.cc_projection.projection.bias
-    expected = torch.cat([cond.text[:, 0], cond.camera], dim=-1) @ w.T + b
+    expected = torch.cat([cond.text[:, 0], cond.camera], dim=-1) @ w.T + b  # [CLIP, T] order
     torch.testing.assert_close(states[:2, 0], expected)
     assert eps[Branch.TEXT].shape == (2, 4, 8, 8)
     # the reference latent is the unscaled posterior mode of the composited-on-white image
@@ -95,3 +95,20 @@ def test_needs_reference_first(prior: object) -> None:
             prior.camera_condition(cams([0.0], [0.0], [3.8]))
     finally:
         prior.reference = saved
+
+
+def test_ashawkey_layout_and_convention_from_name(tmp_path: object) -> None:
+    folder = save_zero123(tmp_path / "stable-zero123-diffusers", projection="clip_camera_projection")
+    config = Zero123Config(model=str(folder), load=LoadOptions(device="cpu"))
+    assert config.pose_convention() is PoseConvention.STABLE_ZERO123
+    assert Zero123Config(model="ashawkey/zero123-xl-diffusers").pose_convention() is PoseConvention.ZERO123
+    assert Zero123Config(model=str(folder), convention=PoseConvention.ZERO123).pose_convention() is PoseConvention.ZERO123
+    prior = config.build()
+    assert prior.convention is PoseConvention.STABLE_ZERO123
+    cond = prior.image_conditions(torch.rand(1, 16, 16, 3), REF, batch=1)
+    c = cams([5.0], [30.0], [3.8])
+    torch.testing.assert_close(prior.camera_condition(c)[0], torch.tensor([0.0, 0.0, 1.0, math.radians(85.0)]),
+                               atol=1e-5, rtol=0)
+    eps = prior.predict(torch.randn(1, 4, 8, 8), torch.tensor([100]), cond.with_(camera=prior.camera_condition(c)),
+                        [Branch.TEXT, Branch.UNCOND])
+    assert torch.isfinite(eps[Branch.TEXT]).all()

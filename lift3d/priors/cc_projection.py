@@ -1,10 +1,11 @@
-"""Zero123's ``cc_projection``: the Linear layer from ``[CLIP image embedding, relative pose]`` to the
+"""Zero123's camera projection: the Linear layer from ``[CLIP image embedding, relative pose]`` to the
 cross-attention token ("Zero-1-to-3", Liu et al., arXiv 2303.11328).
 
-A diffusers ``ModelMixin`` with the config keys (``in_channel``, ``out_channel``) and parameter names
-(``projection.weight``, ``projection.bias``) of the Zero123 diffusers ports, so their
-``cc_projection/`` folder loads with ``from_pretrained``. Kept apart from :mod:`lift3d.priors.zero123`
-so importing the config classes does not import diffusers.
+Two diffusers layouts exist and both load with ``from_pretrained``: ``cc_projection/`` (kxic/zero123-xl,
+the diffusers community pipeline: config ``in_channel``/``out_channel``, parameters ``projection.*``)
+and ``clip_camera_projection/`` (ashawkey/zero123-xl-diffusers, ashawkey/stable-zero123-diffusers:
+config ``embedding_dim``/``additional_embeddings``, parameters ``proj.*``). Kept apart from
+:mod:`lift3d.priors.zero123` so importing the config classes does not import diffusers.
 """
 
 from __future__ import annotations
@@ -24,3 +25,20 @@ class CCProjection(ModelMixin, ConfigMixin):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.projection(x)
+
+
+class CLIPCameraProjection(ModelMixin, ConfigMixin):
+    """The same layer under the names of ashawkey's ports (``clip_camera_projection/``: ``embedding_dim``,
+    ``additional_embeddings``, parameters ``proj.*``): ``Linear(embedding_dim + 4 -> embedding_dim)``."""
+
+    @register_to_config
+    def __init__(self, embedding_dim: int = 768, additional_embeddings: int = 4) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(embedding_dim + additional_embeddings, embedding_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+PROJECTION_FOLDERS = {"cc_projection": CCProjection, "clip_camera_projection": CLIPCameraProjection}
+"""Subfolder name -> class, for the two diffusers layouts of Zero123 checkpoints."""

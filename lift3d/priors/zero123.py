@@ -33,9 +33,10 @@ import torch.nn.functional as F
 
 from lift3d.cameras import Cameras
 from lift3d.priors.base import Branch, Conditions, to_epsilon
-from lift3d.priors.hub import resolve_model
+from lift3d.priors.hub import check_folder, resolve_model
 from lift3d.priors.stable_diffusion import LoadOptions, load_scheduler, load_vae, place, resolve_placement, weights
 from lift3d.priors.unet import UNetPrior
+from lift3d.types import LiftError
 
 
 class PoseConvention(str, Enum):
@@ -162,31 +163,45 @@ class Zero123Config:
     """Zero-1-to-3 / Stable Zero123 novel-view prior (latent space, 256 px, image-conditioned)."""
 
     model: str = "ashawkey/zero123-xl-diffusers"
-    """Hub id or local folder (unet/, vae/, image_encoder/, feature_extractor/, cc_projection/, scheduler/)."""
-    convention: PoseConvention = PoseConvention.ZERO123
-    """Pose encoding: ``zero123`` (Zero123, Zero123-XL) or ``stable-zero123`` (ashawkey/stable-zero123-diffusers)."""
+    """Hub id or local folder (unet/, vae/, image_encoder/, feature_extractor/, cc_projection/ or
+    clip_camera_projection/, scheduler/)."""
+    convention: PoseConvention | None = None
+    """Pose encoding: ``zero123`` (Zero123, Zero123-XL) or ``stable-zero123``; None = ``stable-zero123`` when the
+    model's name contains "stable-zero123" (e.g. ashawkey/stable-zero123-diffusers), else ``zero123``."""
     load: LoadOptions = field(default_factory=lambda: LoadOptions(dtype="float32"))
     """Device, precision (float32 by default: Zero123 is unstable in fp16) and offload."""
+
+    def pose_convention(self) -> PoseConvention:
+        """The configured convention, or the one implied by the model's name."""
+        if self.convention is not None:
+            return PoseConvention(self.convention)
+        name = Path(self.model).name.lower()
+        return PoseConvention.STABLE_ZERO123 if "stable-zero123" in name else PoseConvention.ZERO123
 
     def build(self) -> Zero123Prior:
         from diffusers import UNet2DConditionModel
         from transformers import CLIPVisionModelWithProjection
 
-        from lift3d.priors.cc_projection import CCProjection
+        from lift3d.priors.cc_projection import PROJECTION_FOLDERS
 
         folder = resolve_model(self.model, "Zero123 prior", revision=self.load.revision, variant=self.load.variant,
                                required=("unet/config.json", "vae/config.json", "image_encoder/config.json",
-                                         "feature_extractor/preprocessor_config.json", "cc_projection/config.json",
+                                         "feature_extractor/preprocessor_config.json",
                                          "scheduler/scheduler_config.json"))
+        subfolder = next((name for name in PROJECTION_FOLDERS if (folder / name).is_dir()), None)
+        if subfolder is None:
+            raise LiftError(f"Zero123 prior {self.model!r} has neither cc_projection/ nor clip_camera_projection/: "
+                            f"it is not a Zero123 model folder.")
+        check_folder(folder, self.model, "Zero123 prior", (f"{subfolder}/config.json",))
         load = self.load if self.load.dtype != "auto" else replace(self.load, dtype="float32")
         device, dtype = resolve_placement(load)
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
         encoder = CLIPVisionModelWithProjection.from_pretrained(folder, subfolder="image_encoder",
                                                                 **weights(load, dtype, True))
-        proj = CCProjection.from_pretrained(folder, subfolder="cc_projection", **weights(load, dtype))
+        proj = PROJECTION_FOLDERS[subfolder].from_pretrained(folder, subfolder=subfolder, **weights(load, dtype))
         size, mean, std = clip_preprocessing(folder)
         offload = load.cpu_offload
         prior = Zero123Prior(place(unet, device, offload), load_scheduler(folder),
                              place(load_vae(folder, load, dtype), device, offload), place(encoder, device, offload),
-                             place(proj, device, offload), size, mean, std, self.convention)
+                             place(proj, device, offload), size, mean, std, self.pose_convention())
         return prior.to(device) if not offload else prior
