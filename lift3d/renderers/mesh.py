@@ -136,14 +136,14 @@ def render_mesh(
     elif cfg.shading != "albedo":
         raise ValueError(f"unknown shading {cfg.shading!r}; choose 'albedo' or 'lambert'")
     shape = (B, H, W)
-    alpha = to_image(torch.ones_like(frags.depth)[:, None], frags, shape)
-    rgb = to_image(color, frags, shape) + (1.0 - alpha) * bg
+    hard = to_image(torch.ones_like(frags.depth)[:, None], frags, shape)
+    alpha = hard
+    rgb = to_image(color, frags, shape) + (1.0 - hard) * bg
     if cfg.antialias and faces.shape[0] > 0:
         _, _, area2, valid = face_screen_data(pix, z, faces, cfg.near)
         nb = face_neighbors(faces) if neighbors is None else neighbors
         aa = antialias(torch.cat([rgb, alpha], -1), face_ids, pix, faces, nb, area2, valid)
         rgb, alpha = aa[..., :3], aa[..., 3:]
-    hard = to_image(torch.ones_like(frags.depth)[:, None], frags, shape)
     return RenderOutput(
         rgb=rgb,
         alpha=alpha,
