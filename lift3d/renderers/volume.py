@@ -143,14 +143,56 @@ class VolumeRenderer(nn.Module):
         """
         if shading != "albedo" and lights is None:
             raise ValueError(f"shading={shading!r} needs lights=PointLights(...) (e.g. PointLights.sample)")
-        backend = resolve_backend(self.config.backend, cameras.device)
         origins, dirs = cameras.rays()
         B, H, W, _ = dirs.shape
         light_pos = ambient = None
         if lights is not None:
             light_pos = lights.positions[:, None, None, :].expand(B, H, W, 3).reshape(-1, 3)
             ambient = lights.ambient[:, None, None].expand(B, H, W).reshape(-1)
-        rays = _Rays(origins.reshape(-1, 3), dirs.reshape(-1, 3), light_pos, ambient)
+        out = self.render_rays(scene, origins.reshape(-1, 3), dirs.reshape(-1, 3), shading=shading,
+                               light_positions=light_pos, ambient=ambient, generator=generator)
+        alpha = out["alpha"].view(B, H, W, 1)
+        bg = background_colors(background, dirs, generator)
+        rgb = out["rgb"].view(B, H, W, 3) + (1.0 - alpha) * bg
+        cos = (dirs * cameras.c2w[:, None, None, :3, 2]).sum(-1, keepdim=True)
+        depth = torch.where(alpha > 1e-6, out["t"].view(B, H, W, 1) / alpha.clamp_min(1e-6) * cos, 0.0)
+        aux = {"num_samples": out["num_samples"]}
+        normal = None
+        if "normal" in out:
+            normal = out["normal"].view(B, H, W, 3)
+            aux["orientation"] = out["orientation"].view(B, H, W, 1)
+        return RenderOutput(rgb=rgb, alpha=alpha, depth=depth, normal=normal, aux=aux)
+
+    def render_rays(
+        self,
+        scene: Field,
+        origins: torch.Tensor,
+        directions: torch.Tensor,
+        *,
+        shading: ShadingMode = "albedo",
+        light_positions: torch.Tensor | None = None,
+        ambient: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Render a flat batch of rays (e.g. random rays drawn from many views), without background.
+
+        Args:
+            scene: the field.
+            origins: ``[N, 3]`` ray origins.
+            directions: ``[N, 3]`` unit ray directions.
+            shading: as in :meth:`forward`; lambertian/textureless need ``light_positions`` ``[N, 3]``
+                and ``ambient`` ``[N]``.
+            generator: stratified jitter and importance samples (None: deterministic).
+
+        Returns:
+            ``rgb [N, 3]`` (premultiplied by alpha), ``alpha [N]``, ``t [N]`` (alpha-weighted ray
+            distance), ``num_samples`` (0-d) and, when normals are computed, ``normal [N, 3]`` and
+            ``orientation [N]``.
+        """
+        if shading != "albedo" and (light_positions is None or ambient is None):
+            raise ValueError(f"shading={shading!r} needs lights (light_positions and ambient)")
+        backend = resolve_backend(self.config.backend, origins.device)
+        rays = _Rays(origins, directions, light_positions, ambient)
         occ = self._occupancy(scene)
         need_normals = shading != "albedo" or self.config.compute_normals
         if backend == "cuda" and occ is not None:
@@ -159,17 +201,9 @@ class VolumeRenderer(nn.Module):
             march = render_rays_torch
         parts = [march(self, scene, r, occ, shading, need_normals, generator) for r in rays.split(self.config.chunk_rays)]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "num_samples"}
-        alpha = out["alpha"].view(B, H, W, 1)
-        bg = background_colors(background, dirs, generator)
-        rgb = out["rgb"].view(B, H, W, 3) + (1.0 - alpha) * bg
-        cos = (dirs * cameras.c2w[:, None, None, :3, 2]).sum(-1, keepdim=True)
-        depth = torch.where(alpha > 1e-6, out["t"].view(B, H, W, 1) / alpha.clamp_min(1e-6) * cos, 0.0)
-        aux = {"num_samples": torch.stack([torch.as_tensor(p["num_samples"]) for p in parts]).sum()}
-        normal = None
-        if need_normals:
-            normal = out["normal"].view(B, H, W, 3)
-            aux["orientation"] = out["orientation"].view(B, H, W, 1)
-        return RenderOutput(rgb=rgb, alpha=alpha, depth=depth, normal=normal, aux=aux)
+        out["num_samples"] = torch.stack([torch.as_tensor(p["num_samples"]) for p in parts]).sum()
+        return out
+
 
 def render_rays_torch(renderer: VolumeRenderer, scene: Field, rays: _Rays, occ: OccupancyGrid | None,
                       shading: ShadingMode, need_normals: bool, generator: torch.Generator | None) -> dict:
