@@ -1,0 +1,178 @@
+"""``lift3d train-recon``: train the triplane-Gaussian reconstruction model on the procedural world.
+
+Per step (TGS, arXiv 2312.09147, section 3.4, with LGM's MSE + alpha losses, arXiv 2402.05054): a batch
+of objects in random palette colours; the model sees the canonical input view; its Gaussians are
+rendered by :class:`lift3d.renderers.GaussianRenderer` from the input view and random other views;
+loss = MSE(rgb) + ``mask_weight`` * MSE(alpha) + ``chamfer_weight`` * Chamfer(coarse and upsampled
+points, surface samples). AdamW with warm-up and cosine decay, gradient clipping. Single process on
+CPU, or under ``accelerate launch`` (``--accelerate``) on one or more GPUs. Checkpoints are atomic and
+resume bit-exactly (model, optimizer, scheduler, RNG; the rendered data is cached in the run folder).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lift3d.recon.data import ReconDataConfig
+from lift3d.recon.model import ReconArchitecture
+
+RECON_TINY_DIR = Path(__file__).resolve().parent.parent / "assets" / "recon-tiny"
+"""The shipped tiny model (diffusers layout: config.json + diffusion_pytorch_model.safetensors)."""
+
+
+@dataclass(frozen=True)
+class TrainReconConfig:
+    """Train the reconstruction model (defaults reproduce the shipped recon-tiny weights)."""
+
+    output: Path | None = None
+    """Run folder (default outputs/train-recon/<timestamp>)."""
+    export_to: Path | None = None
+    """Write the final model with save_pretrained here (e.g. lift3d/assets/recon-tiny)."""
+    steps: int = 2400
+    batch_size: int = 4
+    views_per_step: int = 3
+    """Rendered supervision views per object: the input view plus random others."""
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at lr * min_lr_ratio."""
+    weight_decay: float = 0.01
+    mask_weight: float = 1.0
+    chamfer_weight: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 100
+    threads: int = 0
+    """torch threads (0 keeps torch's default)."""
+    accelerate: bool = False
+    """Use accelerate.Accelerator (for ``accelerate launch``; single process works too)."""
+    data: ReconDataConfig = field(default_factory=ReconDataConfig)
+    architecture: ReconArchitecture = field(default_factory=ReconArchitecture)
+    resume: bool = False
+    """Continue the run in --output (or the newest one) from its last checkpoint."""
+    overwrite: bool = False
+    quiet: bool = False
+
+
+def chamfer_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Symmetric mean nearest-neighbour distance between ``a [B, N, 3]`` and ``b [B, M, 3]`` (batch mean)."""
+    d = torch.cdist(a, b)
+    return 0.5 * (d.min(2).values.mean() + d.min(1).values.mean())
+
+
+def _lr_lambda(cfg: TrainReconConfig):
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+    return f
+
+
+def train_step(model, batch: dict[str, torch.Tensor], data, renderer, cfg: TrainReconConfig):
+    """Losses of one batch (``obj [B]``, ``view [B, V]``, ``rgb [B, 3]``); returns (total, logs)."""
+    from lift3d.recon.splats import render_batch
+
+    images, alpha = data.images(batch["obj"], batch["view"], batch["rgb"])
+    inputs = torch.cat([images[:, 0], alpha[:, 0]], dim=-1)
+    out = model(inputs)
+    cams = [data.cameras(int(o), v) for o, v in zip(batch["obj"], batch["view"])]
+    render = render_batch(renderer, out.gaussians, cams)
+    mse = torch.nn.functional.mse_loss(render.rgb, images.flatten(0, 1))
+    mask = torch.nn.functional.mse_loss(render.alpha, alpha.flatten(0, 1))
+    gt = data.points[batch["obj"]]
+    cd = chamfer_loss(out.coarse, gt) + chamfer_loss(out.points, gt)
+    loss = mse + cfg.mask_weight * mask + cfg.chamfer_weight * cd
+    return loss, {"loss": loss.item(), "mse": mse.item(), "psnr": -10 * math.log10(max(mse.item(), 1e-10)),
+                  "mask": mask.item(), "chamfer": cd.item()}
+
+
+def sample_batch(cfg: TrainReconConfig, num_objects: int, num_views: int, gen: torch.Generator) -> dict:
+    """Random objects, colours and supervision views (view 0, the input view, always first)."""
+    from lift3d.data import palette_rgb
+
+    B, V = cfg.batch_size, cfg.views_per_step
+    obj = torch.randint(0, num_objects, (B,), generator=gen)
+    colours = palette_rgb()
+    rgb = colours[torch.randint(0, colours.shape[0], (B,), generator=gen)]
+    others = torch.rand(B, num_views - 1, generator=gen).argsort(-1)[:, : V - 1] + 1
+    return {"obj": obj, "rgb": rgb, "view": torch.cat([torch.zeros(B, 1, dtype=torch.long), others], -1)}
+
+
+def train_recon(cfg: TrainReconConfig) -> Path:
+    """Train (or resume) and return the run folder."""
+    from lift3d.progress import progress_bar
+    from lift3d.recon.data import load_recon_data, render_recon_data, save_recon_data
+    from lift3d.renderers.gaussians import GaussianRenderer
+    from lift3d.runs import RunDir
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.views_per_step < 1 or cfg.views_per_step > cfg.data.views + 1:
+        raise ValueError(f"views_per_step must be in [1, data.views + 1 = {cfg.data.views + 1}]")
+    run = RunDir.create(cfg.output, name="train-recon", resume=cfg.resume, overwrite=cfg.overwrite)
+    torch.manual_seed(cfg.seed)
+    model = cfg.architecture.build()
+    data_path = run.path / "recon_data.safetensors"
+    if not data_path.is_file():
+        save_recon_data(render_recon_data(cfg.data, generator=torch.Generator().manual_seed(cfg.seed)), data_path)
+    data = load_recon_data(data_path)
+    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, _lr_lambda(cfg))
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    step = 0
+    found = run.latest()
+    if found is not None:
+        step, state = found
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["rng"])
+        run.rewind_metrics(step)
+    else:
+        run.write_metadata(cfg, seed=cfg.seed)
+    accelerator = None
+    if cfg.accelerate:
+        from accelerate import Accelerator
+
+        accelerator = Accelerator()
+        model, optim = accelerator.prepare(model, optim)
+        data = type(data)(*(t.to(accelerator.device) for t in vars(data).values()))
+    renderer = GaussianRenderer()
+    core = model if accelerator is None else accelerator.unwrap_model(model)
+    main_process = accelerator is None or accelerator.is_main_process
+    with progress_bar("train-recon", cfg.steps, completed=step, quiet=cfg.quiet or not main_process) as bar:
+        while step < cfg.steps:
+            batch = sample_batch(cfg, data.shade.shape[0], data.shade.shape[1], gen)
+            if accelerator is not None:
+                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            loss, logs = train_step(model, batch, data, renderer, cfg)
+            optim.zero_grad(set_to_none=True)
+            loss.backward() if accelerator is None else accelerator.backward(loss)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            step += 1
+            if main_process:
+                run.log_metrics(step, lr=sched.get_last_lr()[0], **logs)
+                bar.update(1, loss=logs["loss"], psnr=logs["psnr"])
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    run.save(step, {"model": core.state_dict(), "optim": optim.state_dict(),
+                                    "sched": sched.state_dict(), "rng": gen.get_state()})
+    if cfg.export_to is not None and main_process:
+        core.save_pretrained(cfg.export_to)
+    return run.path
+
+
+def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
+    import tyro
+
+    cfg = tyro.cli(TrainReconConfig, args=argv, prog=prog)
+    print(f"run: {train_recon(cfg)}", file=sys.stderr)
+
+
+__all__ = ["RECON_TINY_DIR", "TrainReconConfig", "chamfer_loss", "train_recon", "main"]
