@@ -11,11 +11,10 @@ from lift3d.pipelines.generate import PRESETS, GenerateConfig, StageConfig, gene
 from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rigs import BLOB, FieldScene
-from lift3d.scenes.gaussians_strategy import DefaultDensify
 from lift3d.renderers.volume import VolumeRendererConfig
 from lift3d.scenes.density_grid import DensityGridConfig
+from lift3d.scenes.gaussians_strategy import DefaultDensify
 from lift3d.types import LiftError
-
 
 FIELD = FieldScene(field=DensityGridConfig(resolution=16, activation=BLOB), renderer=VolumeRendererConfig(num_samples=24))
 GAUSS = GaussianScene(num_points=300, init_opacity=0.5,
@@ -50,10 +49,28 @@ def test_interrupted_and_resumed_equals_uninterrupted(scene, tiny_bundled_prior:
     ta = load_file(str(a / "ckpt/step_00000004/state.safetensors"))
     tb = load_file(str(b / "ckpt/step_00000004/state.safetensors"))
     assert ta.keys() == tb.keys()
+    assert (a / "metrics.jsonl").read_text().count("\n") == (b / "metrics.jsonl").read_text().count("\n") == 4
     for k in ta:
         assert torch.equal(ta[k], tb[k]), k
     if scene is GAUSS:  # densification changed the number of Gaussians and resume kept up
         assert ta["rig.params.means"].shape[0] != 300
+
+
+def test_two_stages_coarse_then_mesh_refine_resume(tiny_bundled_prior: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from lift3d.pipelines.rig_mesh import MeshScene
+
+    refine = StageConfig(scene=MeshScene(max_faces=500), steps=3, resolution=16, views_per_step=2)
+    (a,) = generate(replace(_cfg(tiny_bundled_prior, tmp_path / "a", steps=2), refine=refine))
+    generate(replace(_cfg(tiny_bundled_prior, tmp_path / "b", steps=2), refine=replace(refine, steps=1)))
+    (b,) = generate(replace(_cfg(tiny_bundled_prior, tmp_path / "b", steps=2), refine=refine, resume=True))
+    ta = load_file(str(a / "ckpt/step_00000005/state.safetensors"))
+    tb = load_file(str(b / "ckpt/step_00000005/state.safetensors"))
+    assert any(k.startswith("rig.scene.offsets") for k in ta)  # the last stage is the mesh
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    assert (a / "export" / "mesh.glb").is_file()
 
 
 @pytest.mark.parametrize("prompt, match", [("   ", "empty"), ("x" * 400, "shorten")])

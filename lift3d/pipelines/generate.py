@@ -19,6 +19,7 @@ import torch
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
+from lift3d.pipelines.rig_mesh import MeshScene
 from lift3d.pipelines.rigs import FieldScene
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.types import LiftError
@@ -30,7 +31,7 @@ MAX_PROMPT_CHARS = 300
 class StageConfig:
     """One optimization stage."""
 
-    scene: FieldScene | GaussianScene = FieldScene()
+    scene: FieldScene | GaussianScene | MeshScene = FieldScene()
     guidance: GuidanceConfig = SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 400)))
     steps: int = 400
     resolution: int = 32
@@ -51,6 +52,9 @@ class GenerateConfig:
     """What to avoid (used as CFG's unconditional branch by guidances that support it)."""
     prior: PriorSpec = BundledPriorSpec()
     stage: StageConfig = StageConfig()
+    """The first (coarse) stage."""
+    refine: StageConfig | None = None
+    """An optional second stage started from the first one's result (e.g. a mesh refine)."""
     seed: int = 0
     num_samples: int = 1
     """Generate this many assets (seeds seed, seed+1, ...), each in its own run folder."""
@@ -103,10 +107,9 @@ def generate(cfg: GenerateConfig) -> list[Path]:
 
 
 def generate_one(cfg: GenerateConfig) -> Path:
-    """One asset: build, optimize (resuming if asked), render validation/turntable, export."""
-    from lift3d.pipelines.outputs import finish_run, save_validation
+    """One asset: build, optimize each stage (resuming if asked), render validation/turntable, export."""
+    from lift3d.pipelines.outputs import finish_run
     from lift3d.priors.prompts import PromptEmbeddings
-    from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
 
     validate(cfg)
@@ -116,27 +119,68 @@ def generate_one(cfg: GenerateConfig) -> Path:
     view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
     prompts = PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(),
                                       cfg.negative_prompt or None, view_dependent=view_dep)
-    stage = cfg.stage
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    rig = stage.scene.build(torch.Generator().manual_seed(cfg.seed + 7919), device)
-    guidance = stage.guidance.build(prior)
-    step = 0
     found = run.latest()
-    if found is not None:
-        step, state = found
-        rig.load_state(state["rig"])
-        guidance.load_state_dict(state["guidance"])
-        gen.set_state(state["rng"])
-        run.rewind_metrics(step)
-    else:
+    if found is None:
         run.write_metadata(cfg, seed=cfg.seed)
+        stage_index, step, state = 0, 0, None
+    else:
+        global_step, state = found
+        stage_index, step = state["stage"], state["step"]
+        gen.set_state(state["rng"])
+        run.rewind_metrics(global_step)
+    rig = None
+    for index, stage in enumerate(stages(cfg)):
+        if index < stage_index:
+            continue
+        rig = _build_rig(stage, index, rig, cfg, device, state if index == stage_index else None)
+        guidance = stage.guidance.build(prior)
+        if state is not None and index == stage_index:
+            guidance.load_state_dict(state["guidance"])
+        else:
+            step = 0
+        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step)
+        state = None
+    finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames)
+    return run.path
 
-    def checkpoint() -> None:
-        run.save(step, {"rig": rig.state(), "guidance": guidance.state_dict(),
-                        "rng": gen.get_state()})
 
-    with progress_bar(f"generate {cfg.prompt!r}", stage.steps, completed=step, quiet=cfg.quiet) as bar:
+def stages(cfg: GenerateConfig) -> list[StageConfig]:
+    return [cfg.stage] + ([cfg.refine] if cfg.refine is not None else [])
+
+
+def _global_step(cfg: GenerateConfig, stage_index: int, step: int) -> int:
+    return sum(s.steps for s in stages(cfg)[:stage_index]) + step
+
+
+def _build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, device: torch.device, state):
+    """The stage's rig: from its checkpoint state, from the previous stage's surface, or fresh."""
+    from lift3d.pipelines.rig_mesh import MeshScene
+
+    scene = stage.scene
+    if isinstance(scene, MeshScene):
+        if state is not None:
+            return scene.build_from_state(state["rig"], device)
+        if previous is None:
+            raise LiftError("a mesh stage needs a previous stage to refine; put it in --refine after a coarse stage")
+        return scene.build_from(previous.mesh(), device)
+    rig = scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device)
+    if state is not None:
+        rig.load_state(state["rig"])
+    return rig
+
+
+def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance, prompts, run, gen: torch.Generator,
+              step: int) -> None:
+    """The optimization loop of one stage, from ``step`` to ``stage.steps``."""
+    from lift3d.pipelines.outputs import save_validation
+    from lift3d.progress import progress_bar
+
+    device = rig.scene_device
+    offset = _global_step(cfg, index, 0)
+    name = f"generate {cfg.prompt!r}" + (f" (stage {index + 1})" if cfg.refine is not None else "")
+    with progress_bar(name, stage.steps, completed=step, quiet=cfg.quiet) as bar:
         while step < stage.steps:
             rig.before_step(step, gen)
             cams = stage.sampler.sample(stage.views_per_step, stage.resolution, step=step, generator=gen).to(device)
@@ -152,14 +196,13 @@ def generate_one(cfg: GenerateConfig) -> Path:
             step += 1
             metrics = {"loss": loss.item(), "guidance": g_out.loss.item(), **{k: v.item() for k, v in reg.items()},
                        **logs}
-            run.log_metrics(step, **metrics)
+            run.log_metrics(offset + step, **metrics)
             bar.update(1, loss=metrics["loss"])
             if step % cfg.val_every == 0 or step == stage.steps:
-                save_validation(rig, run, step, stage)
+                save_validation(rig, run, offset + step, stage)
             if step % cfg.checkpoint_every == 0 or step == stage.steps:
-                checkpoint()
-    finish_run(rig, run, stage, cfg.turntable_frames)
-    return run.path
+                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance.state_dict(),
+                                "rng": gen.get_state()})
 
 
 PRESETS: dict[str, GenerateConfig] = {

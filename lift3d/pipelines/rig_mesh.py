@@ -1,0 +1,116 @@
+"""The mesh rig: refine a mesh extracted from a coarse stage, as the second stages of
+"Magic3D: High-Resolution Text-to-3D Content Creation" (arXiv 2211.10440) and DreamGaussian
+(arXiv 2309.16653): fixed topology, optimizable vertex offsets and colours, Laplacian and
+normal-consistency regularizers, rendered by the differentiable mesh rasterizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from lift3d.cameras import Cameras
+from lift3d.pipelines.rigs import write_mesh
+from lift3d.renderers.mesh import MeshRenderer, MeshRendererConfig
+from lift3d.scenes.mesh import Mesh
+from lift3d.scenes.mesh_regularizers import laplacian_smoothing_loss, normal_consistency_loss
+from lift3d.types import LiftError, RenderOutput
+
+
+def _fixed_light_config() -> MeshRendererConfig:
+    from lift3d.data import AMBIENT, LIGHT_DIRECTION
+
+    return MeshRendererConfig(shading="lambert", light_direction=LIGHT_DIRECTION, ambient=AMBIENT,
+                              diffuse=1.0 - AMBIENT)
+
+
+@dataclass(frozen=True)
+class MeshScene:
+    """A triangle mesh refined from the previous stage's extracted surface (or from ``--init``)."""
+
+    KIND = "mesh"
+    lr_vertices: float = 2e-3
+    lr_color: float = 2e-2
+    max_faces: int = 6000
+    """Decimate the starting mesh to at most this many faces."""
+    laplacian: float = 50.0
+    """Weight of the Laplacian smoothing term (per view, in pixel units like the guidance)."""
+    normal_consistency: float = 20.0
+    renderer: MeshRendererConfig | None = None
+    """Rasterizer settings; None lights it like the procedural world (the bundled prior's training light)."""
+
+    def build_from(self, mesh, device: torch.device) -> MeshRig:
+        """Start from a ``trimesh.Trimesh`` (lift3d's +Z-up frame)."""
+        from lift3d.export.mesh_cleanup import decimate
+
+        if mesh is None or len(mesh.faces) == 0:
+            raise LiftError("the previous stage produced no surface to refine; run the coarse stage longer "
+                            "or lower the extraction level")
+        if len(mesh.faces) > self.max_faces:
+            mesh = decimate(mesh, self.max_faces)
+        return MeshRig(self, Mesh.from_trimesh(mesh, color_mode="vertex").to(device))
+
+    def build_from_state(self, state: dict, device: torch.device) -> MeshRig:
+        """Rebuild the rig of a checkpoint (its topology comes from the saved buffers)."""
+        s = state["scene"]
+        rig = MeshRig(self, Mesh(s["base_vertices"], s["faces"], colors=s["colors"]).to(device))
+        rig.load_state(state)
+        return rig
+
+
+class MeshRig:
+    """Mesh, rasterizer, optimizer."""
+
+    def __init__(self, spec: MeshScene, scene: Mesh) -> None:
+        self.spec, self.scene = spec, scene
+        self.renderer = MeshRenderer(spec.renderer or _fixed_light_config())
+        self.optimizer = torch.optim.Adam(scene.param_groups(spec.lr_vertices, spec.lr_color))
+
+    @property
+    def scene_device(self) -> torch.device:
+        return self.scene.faces.device
+
+    def render(self, cameras: Cameras, background, generator: torch.Generator | None, step: int = 0) -> RenderOutput:
+        return self.renderer(self.scene, cameras.to(self.scene_device), background)
+
+    def render_albedo(self, cameras: Cameras) -> RenderOutput:
+        unlit = MeshRenderer(replace(self.renderer.config, shading="albedo"))
+        return unlit(self.scene, cameras.to(self.scene_device), (0.0, 0.0, 0.0))
+
+    def regularize(self, out: RenderOutput) -> dict[str, torch.Tensor]:
+        pixels = out.alpha.shape[1] * out.alpha.shape[2]
+        v, f = self.scene.vertices, self.scene.faces
+        losses = {}
+        if self.spec.laplacian:
+            losses["laplacian"] = self.spec.laplacian * laplacian_smoothing_loss(v, f) * pixels
+        if self.spec.normal_consistency:
+            losses["normal_consistency"] = (self.spec.normal_consistency
+                                            * normal_consistency_loss(v, f, self.scene.neighbors) * pixels / 1000)
+        return losses
+
+    def before_step(self, step: int, generator: torch.Generator) -> None:
+        """Nothing before rendering."""
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def before_backward(self, step: int, out: RenderOutput) -> None:
+        """Nothing to retain."""
+
+    def step(self, step: int, out: RenderOutput, cameras: Cameras) -> None:
+        self.optimizer.step()
+
+    def state(self) -> dict:
+        return {"scene": self.scene.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        self.scene.load_state_dict(state["scene"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def mesh(self):
+        return self.scene.to_trimesh()
+
+    def export(self, directory: Path) -> list[Path]:
+        return write_mesh(self.mesh(), directory)
