@@ -122,3 +122,18 @@ def test_cpu_offload_hooks_give_identical_outputs(sd_folder: Path) -> None:
     after = (prior.encode(images), prior.predict(x, t, cond, [Branch.TEXT])[Branch.TEXT], prior.encode_text(["a cat"]))
     for a, b in zip(before, after):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_configs_work_as_pipeline_prior_specs_and_round_trip(sd_folder: Path) -> None:
+    from lift3d.config import from_dict, to_dict
+    from lift3d.priors.deepfloyd import DeepFloydIFConfig
+    from lift3d.priors.mvdream import MVDreamConfig
+
+    spec = StableDiffusionConfig(model=str(sd_folder), load=LoadOptions(device="meta", cache_prompts=False))
+    prior = spec.build(torch.device("cpu"))  # the pipeline's device wins over load.device
+    assert prior.alphas_cumprod.device.type == "cpu"
+    assert spec.text_encoder(prior)(["a dog"]).shape == (1, 77, 32)
+    assert not spec.camera_conditioned and MVDreamConfig().camera_conditioned and not spec.fixed_light
+    for cfg in (spec, MVDreamConfig(num_frames=4), DeepFloydIFConfig(load=LoadOptions(dtype="bfloat16"))):
+        data = to_dict(cfg)
+        assert from_dict(type(cfg), data) == cfg

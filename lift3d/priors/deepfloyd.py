@@ -21,6 +21,7 @@ from lift3d.priors.base import to_epsilon
 from lift3d.priors.hub import resolve_model
 from lift3d.priors.stable_diffusion import (
     LoadOptions,
+    PipelinePriorSpec,
     PromptEncoder,
     TextConditionedPrior,
     load_scheduler,
@@ -50,28 +51,33 @@ class DeepFloydIFPrior(TextConditionedPrior):
 
 
 @dataclass(frozen=True)
-class DeepFloydIFConfig:
+class DeepFloydIFConfig(PipelinePriorSpec):
     """DeepFloyd IF stage I prior (pixel space, 64 px). Needs the IF license accepted on the hub."""
+
+    KIND = "deepfloyd-if"
 
     model: str = "DeepFloyd/IF-I-XL-v1.0"
     """Hub id or local folder (model_index.json, unet/, text_encoder/ (T5EncoderModel), tokenizer/, scheduler/)."""
     load: LoadOptions = field(default_factory=LoadOptions)
     """Device, precision, offload and prompt cache (T5-XXL is ~9 GB in fp16: offload or cache prompts)."""
 
-    def build(self) -> DeepFloydIFPrior:
+    def build(self, device: torch.device | str | None = None) -> DeepFloydIFPrior:
+        """Load the prior (on ``device`` when given, else ``load.device``)."""
         from diffusers import UNet2DConditionModel
         from transformers import AutoTokenizer, T5EncoderModel
 
-        folder = resolve_model(self.model, "DeepFloyd IF prior", revision=self.load.revision, variant=self.load.variant,
+        load = self.on(device)
+
+        folder = resolve_model(self.model, "DeepFloyd IF prior", revision=load.revision, variant=load.variant,
                                required=("model_index.json", "unet/config.json", "text_encoder/config.json",
                                          "scheduler/scheduler_config.json"))
-        device, dtype = resolve_placement(self.load)
-        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(self.load, dtype))
-        prior = DeepFloydIFPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder))
+        device, dtype = resolve_placement(load)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
+        prior = DeepFloydIFPrior(place(unet, device, load.cpu_offload), load_scheduler(folder))
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
         tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", model_max_length=IF_MAX_LENGTH)
-        encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", **weights(self.load, dtype, True))
-        prior.prompt_encoder = PromptEncoder(tokenizer, place(encoder, device, self.load.cpu_offload),
-                                             prompt_cache(folder, self.model, self.load, "t5"), use_attention_mask=True,
+        encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", **weights(load, dtype, True))
+        prior.prompt_encoder = PromptEncoder(tokenizer, place(encoder, device, load.cpu_offload),
+                                             prompt_cache(folder, self.model, load, "t5"), use_attention_mask=True,
                                              device=device)
         return prior

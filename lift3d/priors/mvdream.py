@@ -31,6 +31,7 @@ from lift3d.priors.base import to_epsilon
 from lift3d.priors.hub import resolve_model
 from lift3d.priors.stable_diffusion import (
     LoadOptions,
+    PipelinePriorSpec,
     TextConditionedPrior,
     load_clip_prompt_encoder,
     load_scheduler,
@@ -89,8 +90,11 @@ class MVDreamPrior(TextConditionedPrior):
 
 
 @dataclass(frozen=True)
-class MVDreamConfig:
+class MVDreamConfig(PipelinePriorSpec):
     """MVDream multi-view prior (latent space, 256 px, 4 views per sample)."""
+
+    KIND = "mvdream"
+    camera_conditioned = True
 
     model: str = "ashawkey/mvdream-sd2.1-diffusers"
     """Hub id or local folder (model_index.json, unet/ (MultiViewUNet), vae/, text_encoder/, tokenizer/,
@@ -100,19 +104,21 @@ class MVDreamConfig:
     load: LoadOptions = field(default_factory=LoadOptions)
     """Device, precision, offload and prompt cache."""
 
-    def build(self) -> MVDreamPrior:
+    def build(self, device: torch.device | str | None = None) -> MVDreamPrior:
+        """Load the prior (on ``device`` when given, else ``load.device``)."""
         from lift3d.priors.mvdream_unet import MultiViewUNet
 
-        folder = resolve_model(self.model, "MVDream prior", revision=self.load.revision, variant=self.load.variant,
+        load = self.on(device)
+        folder = resolve_model(self.model, "MVDream prior", revision=load.revision, variant=load.variant,
                                required=("unet/config.json", "vae/config.json", "text_encoder/config.json",
                                          "scheduler/scheduler_config.json"))
-        device, dtype = resolve_placement(self.load)
-        unet = MultiViewUNet.from_pretrained(folder, subfolder="unet", **weights(self.load, dtype))
-        prior = MVDreamPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder),
-                             place(load_vae(folder, self.load, dtype), device, self.load.cpu_offload))
+        device, dtype = resolve_placement(load)
+        unet = MultiViewUNet.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
+        prior = MVDreamPrior(place(unet, device, load.cpu_offload), load_scheduler(folder),
+                             place(load_vae(folder, load, dtype), device, load.cpu_offload))
         prior.num_frames = self.num_frames
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
-        prior.prompt_encoder = load_clip_prompt_encoder(folder, self.model, self.load, device, dtype)
+        prior.prompt_encoder = load_clip_prompt_encoder(folder, self.model, load, device, dtype)
         return prior
 
 

@@ -14,10 +14,10 @@ Attention uses PyTorch's scaled-dot-product attention (diffusers' default ``Attn
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -171,25 +171,47 @@ class StableDiffusionPrior(TextConditionedPrior):
     """Stable Diffusion UNet + VAE + CLIP text encoder (see module docstring)."""
 
 
+class PipelinePriorSpec:
+    """What lift3d's pipelines ask of a prior spec (as ``lift3d.pipelines.prior_specs.BundledPriorSpec``):
+    ``build(device)``, ``text_encoder(prior)``, ``camera_conditioned``, ``fixed_light``."""
+
+    camera_conditioned: ClassVar[bool] = False
+    """True when the prior takes the camera (then view-suffixed prompts are off by default)."""
+    fixed_light: ClassVar[bool] = False
+    """Pretrained priors were not trained on one fixed light: pipelines may randomise shading."""
+    load: LoadOptions
+
+    def on(self, device: torch.device | str | None) -> LoadOptions:
+        """The load options with ``device`` (when given) replacing ``load.device``."""
+        return self.load if device is None else replace(self.load, device=str(device))
+
+    def text_encoder(self, prior: Any) -> Callable[[Sequence[str]], torch.Tensor]:
+        return prior.encode_text
+
+
 @dataclass(frozen=True)
-class StableDiffusionConfig:
+class StableDiffusionConfig(PipelinePriorSpec):
     """Stable Diffusion 1.x/2.x prior (latent space, 512 px for 2.1-base / 1.5)."""
+
+    KIND = "stable-diffusion"
 
     model: str = "stabilityai/stable-diffusion-2-1-base"
     """Hub id or local diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)."""
     load: LoadOptions = field(default_factory=LoadOptions)
     """Device, precision, offload and prompt cache."""
 
-    def build(self) -> StableDiffusionPrior:
+    def build(self, device: torch.device | str | None = None) -> StableDiffusionPrior:
+        """Load the prior (on ``device`` when given, else ``load.device``)."""
         from diffusers import UNet2DConditionModel
 
-        folder = resolve_model(self.model, "Stable Diffusion prior", revision=self.load.revision, variant=self.load.variant,
+        load = self.on(device)
+        folder = resolve_model(self.model, "Stable Diffusion prior", revision=load.revision, variant=load.variant,
                                required=("model_index.json", "unet/config.json", "vae/config.json",
                                          "text_encoder/config.json", "scheduler/scheduler_config.json"))
-        device, dtype = resolve_placement(self.load)
-        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(self.load, dtype))
-        prior = StableDiffusionPrior(place(unet, device, self.load.cpu_offload), load_scheduler(folder),
-                                     place(load_vae(folder, self.load, dtype), device, self.load.cpu_offload))
+        device, dtype = resolve_placement(load)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
+        prior = StableDiffusionPrior(place(unet, device, load.cpu_offload), load_scheduler(folder),
+                                     place(load_vae(folder, load, dtype), device, load.cpu_offload))
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
-        prior.prompt_encoder = load_clip_prompt_encoder(folder, self.model, self.load, device, dtype)
+        prior.prompt_encoder = load_clip_prompt_encoder(folder, self.model, load, device, dtype)
         return prior
