@@ -128,7 +128,15 @@ def test_one_sds_step_with_four_views(prior: object) -> None:
     cond = prior.prompt("a dog", view_dependent=False).conditions(cams)
     images = torch.rand(4, 16, 16, 3, requires_grad=True)
     sds = SDSConfig(guidance_scale=50.0, timesteps=TimestepSchedule(shared=True)).build(prior)
+    seen: list[tuple] = []
+    hook = prior.unet.register_forward_pre_hook(lambda m, args, kwargs: seen.append((args, kwargs)), with_kwargs=True)
     out = sds(images, cond, cams, generator=torch.Generator().manual_seed(0))
+    hook.remove()
+    (x_in, t_in, context, camera), kwargs = seen[0]
+    assert x_in.shape == (8, 4, 8, 8) and kwargs["num_frames"] == 4  # 2 branches x one 4-view group
+    torch.testing.assert_close(camera[:4], camera[4:])  # both CFG halves see the same cameras
+    torch.testing.assert_close(camera, mvdream_camera(cams).repeat(2, 1))
+    assert not torch.equal(context[:4], context[4:])  # ...but different text
     out.loss.backward()
     assert torch.isfinite(out.loss) and images.grad.abs().sum() > 0
     assert (out.logs["t"] == out.logs["t"][0]).all()
