@@ -75,3 +75,20 @@ def test_text_states_match_diffusers_if_pipeline(prior: object, if_folder: Path)
     cond, neg = pipe.encode_prompt("a dog", do_classifier_free_guidance=True, negative_prompt="blurry",
                                    device=torch.device("cpu"), clean_caption=False)
     torch.testing.assert_close(prior.encode_text(["a dog", "blurry"]), torch.cat([cond, neg]))
+
+
+def test_spiece_only_tokenizer_without_sentencepiece_is_a_clear_error(if_folder: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import shutil
+
+    from lift3d.types import LiftError
+
+    folder = tmp_path / "IF"
+    shutil.copytree(if_folder, folder)
+    (folder / "tokenizer" / "tokenizer.json").unlink()
+    (folder / "tokenizer" / "spiece.model").write_bytes(b"")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sentencepiece" else real(name, *a))
+    with pytest.raises(LiftError, match="pip install sentencepiece"):
+        DeepFloydIFConfig(model=str(folder), load=LoadOptions(device="cpu", cache_prompts=False)).build()

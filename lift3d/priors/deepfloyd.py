@@ -13,6 +13,7 @@ Text: T5 encoder states of the prompt padded to 77 tokens, with the attention ma
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 
 import torch
@@ -30,6 +31,7 @@ from lift3d.priors.stable_diffusion import (
     resolve_placement,
     weights,
 )
+from lift3d.types import LiftError
 
 IF_MAX_LENGTH = 77
 """Token length of IF prompts (diffusers' IFPipeline)."""
@@ -75,6 +77,9 @@ class DeepFloydIFConfig(PipelinePriorSpec):
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
         prior = DeepFloydIFPrior(place(unet, device, load.cpu_offload), load_scheduler(folder))
         prior.alphas_cumprod = prior.alphas_cumprod.to(device)
+        if not (folder / "tokenizer" / "tokenizer.json").exists() and importlib.util.find_spec("sentencepiece") is None:
+            raise LiftError(f"{self.model!r} ships its T5 tokenizer as tokenizer/spiece.model, which needs the "
+                            f"sentencepiece package: pip install sentencepiece")
         tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", model_max_length=IF_MAX_LENGTH)
         encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", **weights(load, dtype, True))
         prior.prompt_encoder = PromptEncoder(tokenizer, place(encoder, device, load.cpu_offload),
