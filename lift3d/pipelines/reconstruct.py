@@ -1,0 +1,211 @@
+"""``lift3d reconstruct image.png``: image-to-3D Gaussians, three ways.
+
+* ``feedforward``: one pass of the triplane-Gaussian model (:mod:`lift3d.recon`, TGS, arXiv 2312.09147).
+* ``optimize``: Gaussians fitted to the reference view (RGB + mask MSE at the canonical input camera),
+  plus, when a prior is given, score distillation on novel views (Magic123, arXiv 2306.17843;
+  DreamGaussian, arXiv 2309.16653), through :class:`~lift3d.pipelines.rig_gaussians.GaussianRig` and any
+  guidance of :mod:`lift3d.guidance`. Without a prior, novel views are kept sane by an opacity-entropy
+  regularizer and (when initialised from the model) an anchor to the initial Gaussians.
+* ``feedforward+refine``: the feed-forward Gaussians initialise ``optimize``.
+
+The run folder holds the prepared input (media/input.png), metrics, a turntable and exports
+(splats.ply, mesh.glb, mesh.ply), like ``lift3d generate``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
+from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
+from lift3d.pipelines.rigs import Regularizers
+from lift3d.sampling import OrbitSampler, Range
+from lift3d.scenes.gaussians import GaussianLearningRates, Gaussians
+from lift3d.types import LiftError
+
+Mode = Literal["feedforward", "optimize", "feedforward+refine"]
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    """Settings of the ``optimize`` stage (also the refinement of ``feedforward+refine``)."""
+
+    steps: int = 200
+    reference_weight: float = 1.0
+    """MSE between the reference-view render and the input RGB."""
+    mask_weight: float = 1.0
+    """MSE between the reference-view alpha and the input mask."""
+    guidance_weight: float = 1.0
+    """Weight of the novel-view guidance loss (only with a prior)."""
+    anchor_weight: float = 10.0
+    """Squared distance of the means from their initial positions (feed-forward init only): keeps the
+    unseen side where the model put it."""
+    novel_views: int = 2
+    """Novel views per step (guidance and regularizers); 0 disables them."""
+    novel_resolution: int = 32
+    """Side of the novel-view renders (the bundled prior's 32 px; SD-class priors resize to their own)."""
+    num_points: int = 2000
+    """Gaussians of the random initialisation (``optimize`` without the model)."""
+    lr: GaussianLearningRates = GaussianLearningRates(means=1e-3, quats=5e-3, scales=5e-3, opacities=5e-2,
+                                                      sh0=1e-2, shN=5e-4)
+    regularizers: Regularizers = Regularizers(entropy=0.002)
+    """Opacity terms on the novel views (per pixel, summed)."""
+    sampler: OrbitSampler = OrbitSampler(elevation=Range((-10.0, 60.0)), distance=Range((2.75, 2.75)),
+                                         fov_y=Range((40.0, 40.0)))
+    guidance: GuidanceConfig = SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 200)))
+
+
+@dataclass(frozen=True)
+class ReconstructConfig:
+    """Image-to-3D: Gaussians (+ mesh + turntable) from one image."""
+
+    image: Path = Path("")
+    """Input image (RGBA, or RGB on a uniform background, or any image with --mask)."""
+    mode: Mode = "feedforward+refine"
+    mask: Path | None = None
+    """Optional mask image (white = object)."""
+    recenter: bool = True
+    """Reframe the object canonically (off for images already seen from the canonical camera)."""
+    model: Path | None = None
+    """Reconstruction model folder (default: the shipped recon-tiny)."""
+    prior: BundledPriorSpec | None = None
+    """Diffusion prior for novel-view guidance in optimize modes (None: regularizers only)."""
+    prompt: str = ""
+    """Text for the prior (e.g. "a red cube"); needed when a prior is set."""
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+    resolution: int = 64
+    """Reference-view resolution of the optimize modes (and of the turntable, x2)."""
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    seed: int = 0
+    output: Path | None = None
+    """Run folder (default outputs/reconstruct/<image name>/<timestamp>)."""
+    overwrite: bool = False
+    turntable_frames: int = 24
+    quiet: bool = False
+    device: str = "auto"
+
+
+def load_model(path: Path | None, device: torch.device):
+    """The reconstruction model from ``path`` (default: the shipped one)."""
+    from lift3d.recon.model import TriplaneGaussianModel
+    from lift3d.recon.train import RECON_TINY_DIR
+
+    path = Path(path) if path is not None else RECON_TINY_DIR
+    if not (path / "config.json").is_file():
+        raise LiftError(f"no reconstruction model at {path}; train one with `lift3d train-recon --export-to {path}`")
+    return TriplaneGaussianModel.from_pretrained(path).to(device).eval()
+
+
+def feedforward(model, rgba: torch.Tensor) -> Gaussians:
+    """Model Gaussians from one prepared RGBA image ``[S, S, 4]`` (resized to the model's input size)."""
+    size = model.config.image_size
+    if rgba.shape[0] != size:
+        x = rgba.permute(2, 0, 1)[None]
+        rgba = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)[0].permute(1, 2, 0)
+    return model.predict(rgba[None])[0]
+
+
+def optimize_gaussians(scene: Gaussians, reference: torch.Tensor, cfg: OptimizeConfig, generator: torch.Generator,
+                       anchor: bool, guidance=None, prompts=None, log=None) -> GaussianRig:
+    """Fit ``scene`` to ``reference [S, S, 4]`` (RGB over white + mask) seen from the canonical input camera.
+
+    Args:
+        anchor: add the anchor term to the initial means. guidance, prompts: optional guidance and its
+            :class:`~lift3d.priors.prompts.PromptEmbeddings`. log: optional ``(step, **metrics)`` callback.
+    """
+    from lift3d.recon.camera import input_camera
+
+    spec = GaussianScene(sh_degree=scene.max_sh_degree, densify=None, lr=cfg.lr, regularizers=cfg.regularizers)
+    rig = GaussianRig(spec, scene)
+    device = rig.scene_device
+    ref_cam = input_camera(reference.shape[0]).to(device)
+    target = reference.to(device)
+    init_means = scene.means.detach().clone()
+    for step in range(cfg.steps):
+        out = rig.render(ref_cam, (1.0, 1.0, 1.0), None)
+        losses = {"reference": cfg.reference_weight * torch.nn.functional.mse_loss(out.rgb[0], target[..., :3]),
+                  "mask": cfg.mask_weight * torch.nn.functional.mse_loss(out.alpha[0], target[..., 3:])}
+        if cfg.novel_views > 0:
+            cams = cfg.sampler.sample(cfg.novel_views, cfg.novel_resolution, step=step, generator=generator).to(device)
+            novel = rig.render(cams, (1.0, 1.0, 1.0), generator, step)
+            if guidance is not None:
+                g = guidance(novel.rgb, prompts.conditions(cams), cams, step=step, max_steps=cfg.steps, generator=generator)
+                losses["guidance"] = cfg.guidance_weight * g.loss
+            losses.update(rig.regularize(novel))
+        if anchor and cfg.anchor_weight:
+            losses["anchor"] = cfg.anchor_weight * ((scene.means - init_means) ** 2).sum(-1).mean()
+        loss = sum(losses.values())
+        rig.zero_grad()
+        rig.before_backward(step, out)
+        loss.backward()
+        rig.step(step, out, ref_cam)
+        if guidance is not None:
+            guidance.update(step)
+        if log is not None:
+            log(step + 1, loss=loss.item(), **{k: v.item() for k, v in losses.items()})
+    return rig
+
+
+def reconstruct(cfg: ReconstructConfig) -> Path:
+    """Run image-to-3D; returns the run folder."""
+    from lift3d.pipelines.generate import _device
+    from lift3d.pipelines.outputs import _write_png, finish_run, image_grid
+    from lift3d.recon.inputs import prepare_image
+    from lift3d.runs import RunDir
+
+    if cfg.mode not in ("feedforward", "optimize", "feedforward+refine"):
+        raise LiftError(f"unknown mode {cfg.mode!r}; choose feedforward, optimize or feedforward+refine")
+    if cfg.prior is not None and not cfg.prompt.strip():
+        raise LiftError("a prior needs a prompt describing the object, e.g. --prompt 'a red cube'")
+    if cfg.resolution < 8 or cfg.optimize.steps < 0:
+        raise LiftError("need --resolution >= 8 and --optimize.steps >= 0")
+    device = _device(cfg.device)
+    reference = prepare_image(cfg.image, cfg.resolution, cfg.mask, cfg.recenter)
+    run = RunDir.create(cfg.output, name=f"reconstruct/{Path(cfg.image).stem or 'image'}", overwrite=cfg.overwrite)
+    run.write_metadata(cfg, seed=cfg.seed)
+    _write_png(run.media_dir / "input.png", image_grid(torch.stack([reference[..., :3], reference[..., 3:].expand(-1, -1, 3)])))
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.mode == "optimize":
+        scene = Gaussians.random_ball(cfg.optimize.num_points, 0.5, torch.Generator().manual_seed(cfg.seed + 7919),
+                                      sh_degree=0, opacity=0.1).to(device)
+    else:
+        scene = feedforward(load_model(cfg.model, device), reference.to(device))
+    if cfg.mode == "feedforward":
+        rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), scene)
+    else:
+        guidance = prompts = None
+        if cfg.prior is not None:
+            from lift3d.priors.prompts import PromptEmbeddings
+
+            prior = cfg.prior.build(device)
+            prompts = PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(), None,
+                                              view_dependent=not cfg.prior.camera_conditioned)
+            guidance = cfg.optimize.guidance.build(prior)
+        rig = optimize_gaussians(scene, reference, cfg.optimize, gen, anchor=cfg.mode == "feedforward+refine",
+                                 guidance=guidance, prompts=prompts, log=run.log_metrics)
+    finish_run(rig, run, cfg, cfg.turntable_frames)
+    return run.path
+
+
+def main(argv: list[str], prog: str = "lift3d reconstruct") -> None:
+    """CLI: ``lift3d reconstruct image.png [--mode feedforward|optimize|feedforward+refine] [options]``."""
+    import tyro
+
+    argv = list(argv)
+    if argv and not argv[0].startswith("-") and "--image" not in argv:
+        argv = ["--image", *argv]
+    cfg = tyro.cli(ReconstructConfig, args=argv, prog=prog)
+    if not str(cfg.image) or str(cfg.image) == ".":
+        raise LiftError("no input image; usage: lift3d reconstruct image.png")
+    print(f"run: {reconstruct(cfg)}", file=sys.stderr)
+
+
+__all__ = ["Mode", "OptimizeConfig", "ReconstructConfig", "feedforward", "load_model", "main", "optimize_gaussians",
+           "reconstruct"]
