@@ -32,7 +32,7 @@ def grad_x(guidance, img, conditions, t=T, noise=None, **kw) -> tuple[torch.Tens
     img = img.clone().requires_grad_(True)
     out = guidance(img, conditions, None, t=t, noise=noise, **kw)
     out.loss.backward()
-    return img.grad * B / 2.0, out.loss
+    return img.grad.permute(0, 3, 1, 2) * B / 2.0, out.loss
 
 
 def eps_branches(prior, img, t, noise, conditions, branches):
@@ -57,7 +57,8 @@ def test_sds_gradient_is_weighted_residual() -> None:
 
 def test_cfg_convention() -> None:
     e_u, e_c = torch.randn(2, 3), torch.randn(2, 3)
-    assert torch.equal(cfg(e_u, e_c, 1.0), e_c) and torch.equal(cfg(e_u, e_c, 0.0), e_u)
+    torch.testing.assert_close(cfg(e_u, e_c, 1.0), e_c)
+    assert torch.equal(cfg(e_u, e_c, 0.0), e_u)
     s = 100.0  # threestudio's e_c + s (e_c - e_u) is ours at s + 1
     torch.testing.assert_close(cfg(e_u, e_c, s + 1), e_c + s * (e_c - e_u))
 
