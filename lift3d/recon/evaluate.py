@@ -1,0 +1,137 @@
+"""Held-out evaluation of image-to-3D on the procedural world (numbers in docs/reconstruct.md).
+
+For each held-out object (seeds >= :data:`lift3d.recon.data.HELDOUT_FIRST_SEED`, never trained on):
+render the canonical input view, reconstruct, and measure
+
+* novel-view PSNR: the Gaussians vs the sphere-traced object over the 16 views of
+  :func:`lift3d.pipelines.evaluate.eval_cameras` at the training resolution (mean of per-view PSNRs);
+* shape retrieval and silhouette IoU as :func:`lift3d.pipelines.evaluate.evaluate_asset` measures them
+  (the object's caption is the prompt);
+* Chamfer distance between the Gaussian centres (opacity > 0.1) and surface samples of the object's
+  mesh, divided by the object's bounding radius (as ``evaluate_asset`` normalises it).
+
+``python -m lift3d.recon.evaluate --help`` prints the options.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lift3d.recon.camera import input_camera
+from lift3d.recon.data import HELDOUT_FIRST_SEED
+from lift3d.scenes.gaussians import Gaussians
+
+
+def heldout_objects(seeds_per_family: int, families: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
+    """(family, colour, seed) of held-out objects; colours cycle through the palette."""
+    from lift3d.data import FAMILIES, PALETTE
+
+    fams = families or tuple(FAMILIES)
+    out = []
+    for i, f in enumerate(fams):
+        for k in range(seeds_per_family):
+            out.append((f, PALETTE[(i + 3 * k) % len(PALETTE)].name, HELDOUT_FIRST_SEED + k))
+    return out
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean over views of the PSNR between ``[B, H, W, 3]`` images in [0, 1]."""
+    mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(1e-10)
+    return float((-10 * torch.log10(mse)).mean())
+
+
+@torch.no_grad()
+def evaluate_object(predict: Callable[[torch.Tensor], Gaussians], family: str, colour: str, seed: int,
+                    resolution: int = 32) -> dict:
+    """Reconstruct one held-out object with ``predict`` (``[S, S, 4] -> Gaussians``) and measure it."""
+    from lift3d.data import procedural_object, render_object
+    from lift3d.pipelines.evaluate import chamfer, eval_cameras, evaluate_asset, silhouette_iou
+    from lift3d.renderers.gaussians import GaussianRenderer
+
+    obj = procedural_object(family, colour, seed=seed)
+    ref = render_object(obj, input_camera(resolution))
+    start = time.perf_counter()
+    with torch.enable_grad():
+        scene = predict(torch.cat([ref.rgb[0], ref.alpha[0]], -1))
+    seconds = time.perf_counter() - start
+    renderer = GaussianRenderer()
+    cams = eval_cameras(resolution)
+    pred = renderer(scene, cams)
+    gt = render_object(obj, cams)
+    report = evaluate_asset(obj.caption, lambda c: renderer(scene, c, torch.zeros(3)).alpha,
+                            lambda c: renderer(scene, c, torch.zeros(3)).rgb, None, resolution=resolution)
+    keep = scene.opacities > 0.1
+    pts = scene.means[keep] if keep.sum() > 0 else scene.means
+    surface = np.asarray(obj.mesh(48).sample(4096, seed=0))
+    return {"family": family, "colour": colour, "seed": seed, "psnr": psnr(pred.rgb, gt.rgb),
+            "iou": silhouette_iou(pred.alpha, gt.alpha), "retrieved": report.retrieved,
+            "retrieval_correct": report.retrieval_correct,
+            "chamfer": chamfer(pts.detach().numpy(), surface) / obj.bounding_radius(), "seconds": seconds}
+
+
+def summarize(rows: list[dict]) -> dict:
+    n = len(rows)
+    return {"objects": n, "retrieval": sum(r["retrieval_correct"] for r in rows) / n,
+            "psnr": sum(r["psnr"] for r in rows) / n, "iou": sum(r["iou"] for r in rows) / n,
+            "chamfer": sum(r["chamfer"] for r in rows) / n, "seconds": sum(r["seconds"] for r in rows) / n}
+
+
+@dataclass(frozen=True)
+class EvaluateReconConfig:
+    """Evaluate the reconstruction model (feed-forward, and optionally + refinement) on held-out objects."""
+
+    model: Path | None = None
+    """Model folder (default: the shipped recon-tiny)."""
+    seeds_per_family: int = 2
+    refine_seeds_per_family: int = 1
+    """Held-out objects per family also evaluated with feedforward+refine (0: skip)."""
+    refine_steps: int = 100
+    out: Path | None = None
+    """Write all rows and summaries as JSON here."""
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import tyro
+
+    from lift3d.pipelines.reconstruct import OptimizeConfig, feedforward, load_model, optimize_gaussians
+
+    cfg = tyro.cli(EvaluateReconConfig, args=argv)
+    torch.set_num_threads(1)
+    model = load_model(cfg.model, torch.device("cpu"))
+    res = model.config.image_size
+
+    def ff(x: torch.Tensor) -> Gaussians:
+        return feedforward(model, x)
+
+    def refine(x: torch.Tensor) -> Gaussians:
+        opt = OptimizeConfig(steps=cfg.refine_steps)
+        return optimize_gaussians(ff(x), x, opt, torch.Generator().manual_seed(0), anchor=True).scene
+
+    results = {"feedforward": [evaluate_object(ff, *o, resolution=res) for o in heldout_objects(cfg.seeds_per_family)]}
+    if cfg.refine_seeds_per_family:
+        objs = heldout_objects(cfg.refine_seeds_per_family)
+        results["feedforward+refine"] = [evaluate_object(refine, *o, resolution=res) for o in objs]
+        results["feedforward (same objects)"] = [r for r in results["feedforward"] if (r["family"], r["colour"],
+                                                 r["seed"]) in set(objs)]
+    summary = {k: summarize(v) for k, v in results.items()}
+    print("| mode | objects | retrieval | novel-view PSNR (dB) | silhouette IoU | Chamfer / radius | s per image |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for k, s in summary.items():
+        print(f"| {k} | {s['objects']} | {s['retrieval']:.0%} | {s['psnr']:.2f} | {s['iou']:.3f} | "
+              f"{s['chamfer']:.4f} | {s['seconds']:.2f} |")
+    if cfg.out is not None:
+        Path(cfg.out).write_text(json.dumps({"summary": summary, "rows": results}, indent=2) + "\n")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["EvaluateReconConfig", "evaluate_object", "heldout_objects", "main", "psnr", "summarize"]
