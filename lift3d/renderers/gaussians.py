@@ -99,7 +99,7 @@ class GaussianRenderer:
             bins = bin_tiles(proj.means2d, proj.radii, proj.depths, W, H, cfg.tile_size)
             img, alpha = RasterizeTiles.apply(
                 proj.means2d.reshape(-1, 2), proj.conics.reshape(-1, 3), proj.opacities.reshape(-1),
-                features.reshape(C * len(scene), -1), bins,
+                features.reshape(C * len(scene), features.shape[-1]), bins,
             )  # fmt: skip
             aux = {"means2d": proj.means2d, "radii": proj.radii, "depths": proj.depths}
         bg = _background(background, C, H, W, img)

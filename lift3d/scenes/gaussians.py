@@ -108,7 +108,9 @@ class Gaussians(nn.Module):
         self.isotropic = isotropic
         self.max_sh_degree = degree
         self.active_sh_degree = degree
-        self.params = nn.ParameterDict({k: nn.Parameter(v.detach().clone()) for k, v in given.items()})
+        self.params = nn.ParameterDict()  # filled in ATTRIBUTES order (a plain dict would be key-sorted)
+        for k, v in given.items():
+            self.params[k] = nn.Parameter(v.detach().clone())
         if isotropic:
             self.params["quats"].requires_grad_(False)
 
