@@ -79,10 +79,13 @@ def load_ply(path: str | Path, isotropic: bool = False) -> Gaussians:
     if missing:
         raise ValueError(f"{path}: missing 3DGS properties {missing}")
 
+    n = len(v)
+
     def cols(keys: list[str]) -> torch.Tensor:
+        if not keys:
+            return torch.zeros(n, 0)
         return torch.from_numpy(np.stack([np.asarray(v[k], dtype=np.float32) for k in keys], axis=1))
 
-    n = len(v)
     scales = cols(["scale_0"] if isotropic else ["scale_0", "scale_1", "scale_2"])
     rest = cols([f"f_rest_{i}" for i in range(n_rest)]).reshape(n, 3, -1).transpose(1, 2)
     return Gaussians(
