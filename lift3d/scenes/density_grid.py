@@ -65,6 +65,12 @@ class DensityGrid(Field):
         out = out.view(4, -1)
         return out[0], out[1:].t()
 
+    def total_variation(self) -> torch.Tensor:
+        """Mean squared difference between neighbouring voxels (density and colour), a smoothness prior
+        for sparse views (as in Plenoxels, arXiv 2112.05131)."""
+        v = torch.cat([self.density_voxels, self.color_voxels], dim=1)
+        return sum(v.diff(dim=d).pow(2).mean() for d in (2, 3, 4)) / 3
+
     def param_groups(self, lr: float) -> list[dict]:
         return [
             {"params": [self.density_voxels], "lr": lr, "name": "density_voxels"},

@@ -21,6 +21,26 @@ from lift3d.scenes.field import DensityActivation, Field
 _PRIMES = (1, 2654435761, 805459861)
 
 
+class _GatherRows(torch.autograd.Function):
+    """``table[index]`` for a flat int64 index, with an ``index_add_`` backward.
+
+    On CPU this is about 10x faster than the backward of ``embedding`` or advanced indexing, which
+    dominated a hash-grid training step.
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(index)
+        ctx.rows = table.shape[0]
+        return table.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (index,) = ctx.saved_tensors
+        out = grad.new_zeros(ctx.rows, grad.shape[-1]).index_add_(0, index, grad)
+        return out, None
+
+
 @dataclass(frozen=True)
 class HashEncodingConfig:
     """Multi-resolution hash encoding."""
@@ -119,7 +139,8 @@ class HashEncoding(nn.Module):
         frac = pos - base.to(x.dtype)  # [N, L, 3]
         wts = torch.stack([1 - frac, frac], dim=-1)  # [N, L, 3, 2]
         w = wts[:, :, 2, :, None, None] * wts[:, :, 1, None, :, None] * wts[:, :, 0, None, None, :]
-        feats = nn.functional.embedding(self.indices(base), self.embeddings)  # [N, L, 8, F]
+        index = self.indices(base).reshape(-1).long()
+        feats = _GatherRows.apply(self.embeddings, index).view(*base.shape[:2], 8, self.config.features_per_level)
         return (w.reshape(*w.shape[:2], 8, 1) * feats).sum(2).reshape(x.shape[0], self.output_dim)
 
 

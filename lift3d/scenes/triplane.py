@@ -124,6 +124,11 @@ class Triplane(Field):
         raw, logits = self.decoder.raw(self.planes, x[None])
         return raw[0], logits[0]
 
+    def total_variation(self) -> torch.Tensor:
+        """Mean squared difference between neighbouring plane texels (K-Planes' smoothness prior,
+        arXiv 2301.10241)."""
+        return (self.planes.diff(dim=-1).pow(2).mean() + self.planes.diff(dim=-2).pow(2).mean()) / 2
+
     def param_groups(self, lr: float) -> list[dict]:
         return [
             {"params": [self.planes], "lr": lr, "name": "planes"},
