@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lift3d.pipelines.generate import PRESETS, GenerateConfig, StageConfig, generate, main
+from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate, main
+from lift3d.pipelines.presets import PRESETS
 from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rigs import BLOB, FieldScene
@@ -92,3 +93,25 @@ def test_every_preset_parses() -> None:
 
     for name, cfg in PRESETS.items():
         assert from_dict(GenerateConfig, to_dict(cfg)) == cfg, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(PRESETS) - {"default"}))
+def test_every_preset_runs_three_steps(name: str, tiny_bundled_prior: Path, tmp_path: Path) -> None:
+    """Each preset, shrunk to 16 px and 3 steps per stage, runs end to end on the tiny prior."""
+    cfg = PRESETS[name]
+
+    def shrink(stage: StageConfig) -> StageConfig:
+        scene = stage.scene
+        if isinstance(scene, FieldScene):
+            scene = replace(scene, renderer=VolumeRendererConfig(num_samples=16))
+        elif isinstance(scene, GaussianScene):
+            scene = replace(scene, num_points=200)
+        return replace(stage, scene=scene, steps=3, resolution=16, views_per_step=2)
+
+    cfg = replace(cfg, prompt="a green torus", prior=BundledPriorSpec(tiny_bundled_prior), stage=shrink(cfg.stage),
+                  refine=None if cfg.refine is None else shrink(cfg.refine), output=tmp_path / name, quiet=True,
+                  turntable_frames=2)
+    (run,) = generate(cfg)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3 * (1 + (cfg.refine is not None))

@@ -10,13 +10,13 @@ RNG), a turntable and exports at the end.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 import torch
 
-from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
+from lift3d.guidance import VSD, GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
@@ -137,13 +137,38 @@ def generate_one(cfg: GenerateConfig) -> Path:
         rig = _build_rig(stage, index, rig, cfg, device, state if index == stage_index else None)
         guidance = stage.guidance.build(prior)
         if state is not None and index == stage_index:
-            guidance.load_state_dict(state["guidance"])
+            load_guidance_state(guidance, state["guidance"])
         else:
             step = 0
         run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step)
         state = None
+        if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
+            del guidance
+            prior = cfg.prior.build(device)
     finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames)
     return run.path
+
+
+def guidance_state(guidance) -> dict:
+    """What a guidance needs to resume exactly: its trainable parameters (VSD's phi, never the frozen
+    prior), its own optimizer and generator. Parameters shared between modules are saved once."""
+    state: dict = {"params": {k: p.detach().clone() for k, p in guidance.named_parameters() if p.requires_grad}}
+    if isinstance(getattr(guidance, "optimizer", None), torch.optim.Optimizer):
+        state["optimizer"] = guidance.optimizer.state_dict()
+    if isinstance(getattr(guidance, "generator", None), torch.Generator):
+        state["generator"] = guidance.generator.get_state()
+    return state
+
+
+def load_guidance_state(guidance, state: dict) -> None:
+    params = dict(guidance.named_parameters())
+    with torch.no_grad():
+        for k, v in state["params"].items():
+            params[k].copy_(v)
+    if "optimizer" in state:
+        guidance.optimizer.load_state_dict(state["optimizer"])
+    if "generator" in state:
+        guidance.generator.set_state(state["generator"])
 
 
 def stages(cfg: GenerateConfig) -> list[StageConfig]:
@@ -201,21 +226,15 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             if step % cfg.val_every == 0 or step == stage.steps:
                 save_validation(rig, run, offset + step, stage)
             if step % cfg.checkpoint_every == 0 or step == stage.steps:
-                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance.state_dict(),
+                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance_state(guidance),
                                 "rng": gen.get_state()})
-
-
-PRESETS: dict[str, GenerateConfig] = {
-    "default": GenerateConfig(),
-    "dreamfusion": GenerateConfig(),
-    "gaussian": GenerateConfig(stage=StageConfig(scene=GaussianScene(), steps=400)),
-}
-"""Named starting points; every field can still be changed on the command line."""
 
 
 def main(argv: list[str], prog: str = "lift3d generate") -> None:
     """CLI: ``lift3d generate [--preset NAME] "prompt" [options]``."""
     import tyro
+
+    from lift3d.pipelines.presets import PRESETS
 
     argv = list(argv)
     preset = "default"
@@ -240,4 +259,4 @@ def _positional_prompt(argv: list[str]) -> list[str]:
     return ["--prompt", argv[0], *argv[1:]]
 
 
-__all__ = ["GenerateConfig", "StageConfig", "PRESETS", "generate", "main", "field"]
+__all__ = ["GenerateConfig", "StageConfig", "generate", "main"]
