@@ -46,9 +46,16 @@ def _eval(argv: list[str]) -> None:
     main(argv, prog="lift3d eval")
 
 
+def _export(argv: list[str]) -> None:
+    from lift3d.export.cli import main
+
+    main(argv, prog="lift3d export")
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("generate", "text-to-3D: optimize a scene with a diffusion prior (bundled 32 px prior by default)", _generate),
     Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour); JSON report", _eval),
+    Command("export", "convert splats and meshes: 3DGS .ply <-> .splat, splats -> textured GLB/OBJ/PLY, mesh -> mesh", _export),
     Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
     Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),
 )

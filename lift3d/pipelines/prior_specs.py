@@ -14,6 +14,10 @@ from typing import Any
 
 import torch
 
+from lift3d.priors.deepfloyd import DeepFloydIFConfig
+from lift3d.priors.mvdream import MVDreamConfig
+from lift3d.priors.stable_diffusion import StableDiffusionConfig
+
 
 @dataclass(frozen=True)
 class BundledPriorSpec:
@@ -41,5 +45,5 @@ class BundledPriorSpec:
         return True
 
 
-PriorSpec = BundledPriorSpec
-"""Any prior spec (a Union once more priors are wired into the pipelines)."""
+PriorSpec = BundledPriorSpec | StableDiffusionConfig | DeepFloydIFConfig | MVDreamConfig
+"""Any text prior (tyro subcommands ``prior:bundled``, ``prior:stable-diffusion``, ...)."""
