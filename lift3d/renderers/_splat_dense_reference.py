@@ -47,8 +47,14 @@ def render_dense_reference(
     far_plane: float = 1e10,
     antialiased: bool = False,
     pixel_chunk: int = 4096,
+    rows: tuple[int, int] | None = None,
 ) -> RenderOutput:
-    """Render like :class:`~lift3d.renderers.GaussianRenderer` (torch backend), densely."""
+    """Render like :class:`~lift3d.renderers.GaussianRenderer` (torch backend), densely.
+
+    ``rows=(r0, r1)`` renders only image rows ``r0 <= y < r1`` of the full cameras (same projection and
+    culling), returning ``[B, r1 - r0, W, ...]``: the cost is linear in the number of pixels, so a
+    benchmark can time a band and extrapolate.
+    """
     means, quats, scales, opac = scene.means, scene.quats, scene.scales, scene.opacities
     cams = cameras.to(means.device, means.dtype)
     H, W = cams.height, cams.width
@@ -61,7 +67,8 @@ def render_dense_reference(
     axis = scales.detach().argmin(-1)
     normal = torch.gather(R, 2, axis[:, None, None].expand(-1, 3, 1)).squeeze(-1)
     bg = torch.as_tensor(background, dtype=means.dtype).reshape(-1, 3).expand(len(cams), 3)
-    j, i = torch.meshgrid(torch.arange(H, dtype=means.dtype), torch.arange(W, dtype=means.dtype), indexing="ij")
+    r0, r1 = rows if rows is not None else (0, H)
+    j, i = torch.meshgrid(torch.arange(r0, r1, dtype=means.dtype), torch.arange(W, dtype=means.dtype), indexing="ij")
     pix = torch.stack([i, j], -1).reshape(-1, 2) + 0.5
     images = []
     for c in range(len(cams)):
@@ -73,13 +80,13 @@ def render_dense_reference(
         n = torch.where(((campos[c] - means[keep]) * n).sum(-1, keepdim=True).detach() < 0, -n, n)
         feats = torch.cat([rgb, depths[c, keep, None], n], dim=-1)
         o = opac[keep] * (comp[c, keep] if comp is not None else 1.0)
-        rows = [
+        chunks = [
             checkpoint(
                 _composite, pix[s : s + pixel_chunk], means2d[c, keep], conics[c, keep], o, feats, use_reentrant=False
             )
-            for s in range(0, H * W, pixel_chunk)
+            for s in range(0, pix.shape[0], pixel_chunk)
         ]
-        images.append(torch.cat(rows).reshape(H, W, -1))
+        images.append(torch.cat(chunks).reshape(r1 - r0, W, -1))
     img = torch.stack(images)
     alpha = 1.0 - img[..., -1:]
     return RenderOutput(
