@@ -72,6 +72,12 @@ def test_train_prior_resumes_bit_identically_and_exports(tmp_path: Path) -> None
     losses = [line for line in (resumed / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 4
 
+    train_prior(_cfg(tmp_path / "b", 4, export_only=True, export_to=tmp_path / "export2"))
+    for sub in ("unet", "text_encoder"):
+        w1 = load_file(str(next((tmp_path / "export" / sub).glob("*.safetensors"))))
+        w2 = load_file(str(next((tmp_path / "export2" / sub).glob("*.safetensors"))))
+        assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+
     prior = BundledPrior.from_pretrained(tmp_path / "export")
     assert prior.resolution == 16 and prior.channels == 3
     cams = Cameras.from_spherical(torch.tensor([10.0, 20.0]), torch.tensor([0.0, 180.0]), torch.tensor([2.75] * 2),

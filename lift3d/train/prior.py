@@ -47,6 +47,9 @@ class TrainPriorConfig:
     architecture: BundledArchitecture = field(default_factory=BundledArchitecture)
     resume: bool = False
     """Continue the run in --output (or the newest one) from its last checkpoint."""
+    export_only: bool = False
+    """Only write the newest checkpoint's EMA weights of --output to --export-to (read-only on the run, safe
+    while it trains)."""
     overwrite: bool = False
     quiet: bool = False
 
@@ -83,6 +86,8 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.export_only:
+        return export_run(cfg)
     run = RunDir.create(cfg.output, name="train-prior", resume=cfg.resume, overwrite=cfg.overwrite)
     arch = cfg.architecture
     tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
@@ -154,6 +159,27 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     if cfg.export_to is not None:
         export_ema(ema, arch, tokenizer, scheduler, cfg.export_to, extra={"train_steps": step, "seed": cfg.seed})
     return run.path
+
+
+def export_run(cfg: TrainPriorConfig) -> Path:
+    """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
+    from lift3d.config import load_config
+    from lift3d.priors.bundled import build_tokenizer, caption_vocabulary
+    from lift3d.runs import latest_valid_checkpoint
+    from lift3d.types import LiftError
+
+    if cfg.output is None or cfg.export_to is None:
+        raise LiftError("--export-only needs --output RUN_DIR and --export-to FOLDER")
+    saved = load_config(TrainPriorConfig, Path(cfg.output) / "config.json")
+    found = latest_valid_checkpoint(Path(cfg.output) / "ckpt")
+    if found is None:
+        raise LiftError(f"{cfg.output} has no valid checkpoint to export yet")
+    _, step, state = found
+    arch = saved.architecture
+    tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
+    export_ema(state["ema"], arch, tokenizer, arch.scheduler(), cfg.export_to,
+               extra={"train_steps": step, "seed": saved.seed})
+    return Path(cfg.output)
 
 
 def export_ema(ema: dict[str, torch.Tensor], arch: BundledArchitecture, tokenizer, scheduler, path: Path,
