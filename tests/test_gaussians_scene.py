@@ -157,3 +157,18 @@ def test_mcmc_needs_cuda():
 def test_rgb_to_sh0_inverts_degree_zero_colour():
     rgb = torch.rand(7, 3)
     torch.testing.assert_close(SH_C0 * rgb_to_sh0(rgb) + 0.5, rgb)
+
+
+def test_default_densification_resets_opacity():
+    gen = torch.Generator().manual_seed(1)
+    scene = Gaussians.random_ball(50, 0.8, gen, sh_degree=0, opacity=0.7)
+    cams = Cameras.from_spherical(torch.tensor([0.0]), torch.tensor([0.0]), 3.0, 40.0, 16)
+    densify = DefaultDensify(refine_start_iter=100, reset_every=2, prune_opa=0.01)
+    opt = GaussianOptimizer(scene, densify, scene_scale=0.8)
+    _step(scene, opt, cams, torch.zeros(1, 16, 16, 3), 1)
+    assert scene.opacities.min() > 0.5
+    _step(scene, opt, cams, torch.zeros(1, 16, 16, 3), 2)
+    assert scene.opacities.max() <= 0.02 + 1e-6
+    p = scene.params["opacities"]
+    assert opt.optimizers["opacities"].param_groups[0]["params"][0] is p
+    assert (opt.optimizers["opacities"].state[p]["exp_avg"] == 0).all()

@@ -148,6 +148,12 @@ class GaussianOptimizer:
             packed = render.aux.get("gaussian_ids") is not None
             info = self._info(render, cameras)
             self.strategy.step_post_backward(self.scene.params, self.optimizers, self.state, step, info, packed)
+            d = self.densify
+            if 0 < step < d.refine_stop_iter and step % d.reset_every == 0:
+                # gsplat 1.5.3's own test (`step % reset_every == 0 & step > 0`) is never true: do it here
+                from gsplat.strategy.ops import reset_opa
+
+                reset_opa(self.scene.params, self.optimizers, self.state, value=d.prune_opa * 2.0)
         elif isinstance(self.densify, MCMCDensify):
             lr = self.optimizers["means"].param_groups[0]["lr"]
             info = self._info(render, cameras)
