@@ -4,9 +4,9 @@ For each loss, ``ours`` = ``guidance(images, ...)`` + ``loss.backward()`` (+ ``u
 ``baseline`` = the bare diffusers calls the method cannot avoid: the UNet forward on the batched
 branches (2B for CFG, 3B for NFSD, 4B for DDS, N x 2B for the reward wrapper + N decodes + rewards),
 plus VSD's phi forward and phi training step, plus the image-to-sample map and its backward.
-Times are the minimum over repeats (robust to other load on the machine). Target ratio <= 1.15.
+Times are the minimum over interleaved repeats (robust to other load on the machine). Target ratio <= 1.15.
 
-Usage: ``python benchmarks/guidance_overhead.py [--size 32] [--batch 4] [--repeats 7]``.
+Usage: ``python benchmarks/guidance_overhead.py [--size 16] [--batch 2] [--repeats 7] [--threads 1]``.
 Last line: ``guidance_overhead: ours=<s> baseline=<s> ratio=<ours/baseline>`` summed over all losses.
 """
 
@@ -37,14 +37,16 @@ def tiny_prior(size: int) -> UNetPrior:
     return UNetPrior(unet, DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012))
 
 
-def best_time(fn: Callable[[], None], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def best_times(a: Callable[[], None], b: Callable[[], None], repeats: int) -> tuple[float, float]:
+    """Minimum wall time of ``a`` and of ``b`` over ``repeats`` interleaved runs (load hits both alike)."""
+    a(), b()  # warm-up
+    ta, tb = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for fn, out in ((a, ta), (b, tb)):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return min(ta), min(tb)
 
 
 def raw_step(prior: UNetPrior, images: torch.Tensor, embeds: list[torch.Tensor], t: torch.Tensor,
@@ -68,11 +70,12 @@ def raw_step(prior: UNetPrior, images: torch.Tensor, embeds: list[torch.Tensor],
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--size", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = least sensitive to other load)")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     prior = tiny_prior(args.size)
     b, r = args.batch, args.size
     gen = torch.Generator().manual_seed(0)
@@ -119,11 +122,11 @@ def main() -> None:
     cases.append(("vsd", vsd, [text, unc], 1, vsd_extra(vsd)))
 
     total_ours = total_base = 0.0
-    print(f"tiny UNet {r}x{r}, batch {b}, best of {args.repeats}")
+    print(f"tiny UNet {r}x{r}, batch {b}, {args.threads} thread(s), best of {args.repeats} interleaved runs")
     print(f"{'loss':<12}{'ours ms':>10}{'baseline ms':>14}{'ratio':>8}")
     for name, guidance, embeds, reps, extra in cases:
-        base = best_time(lambda e=embeds, n=reps, x=extra: raw_step(prior, images, e, t, n, x), args.repeats)
-        mine = best_time(ours(guidance), args.repeats)
+        mine, base = best_times(ours(guidance), lambda e=embeds, n=reps, x=extra: raw_step(prior, images, e, t, n, x),
+                                args.repeats)
         total_ours += mine
         total_base += base
         print(f"{name:<12}{mine * 1e3:>10.1f}{base * 1e3:>14.1f}{mine / base:>8.3f}")

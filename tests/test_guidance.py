@@ -6,7 +6,7 @@ import pytest
 import torch
 from test_guidance_fixtures import text_states, tiny_unet_prior
 
-from lift3d.guidance import GUIDANCES, GuidanceOutput
+from lift3d.guidance import GUIDANCES, GuidanceOutput, RewardConfig
 from lift3d.priors import Conditions
 from lift3d.sampling import turntable
 
@@ -19,9 +19,14 @@ def conditions() -> Conditions:
                       source_images=torch.rand(1, H, H, 3, generator=torch.Generator().manual_seed(5)))
 
 
+def small(config_cls: type):
+    """The default config, with the reward wrapper's noise count cut to keep CPU tests quick."""
+    return RewardConfig(num_noises=4) if config_cls is RewardConfig else config_cls()
+
+
 def run_once(config_cls: type, latent: bool, camera: bool = False):
     prior = tiny_unet_prior(latent=latent, camera=camera)
-    guidance = config_cls().build(prior)
+    guidance = small(config_cls).build(prior)
     images = torch.rand(B, H, H, 3, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     x = prior.encode(images.detach())
     noise = torch.randn(guidance.noise_shape(x), generator=torch.Generator().manual_seed(7))
@@ -48,7 +53,7 @@ def test_guidance_contract(config_cls: type) -> None:
 def test_guidance_optimizes_latent_prior(config_cls: type) -> None:
     """Three optimisation steps through a tiny AutoencoderKL + UNet with a camera embedding."""
     prior = tiny_unet_prior(latent=True, camera=True)
-    guidance = config_cls().build(prior)
+    guidance = small(config_cls).build(prior)
     images = torch.rand(B, H, H, 3, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     start = images.detach().clone()
     opt = torch.optim.Adam([images], lr=1e-2)

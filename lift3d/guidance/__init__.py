@@ -16,7 +16,7 @@ from lift3d.guidance.nfsd import NFSD, NFSDConfig
 from lift3d.guidance.reward import RewardConfig, RewardGuidance, RewardStrategy
 from lift3d.guidance.sds import SDS, SDSConfig
 from lift3d.guidance.sjc import SJC, SJCConfig
-from lift3d.guidance.vsd import VSD, VSDConfig
+from lift3d.guidance.vsd import VSD, PhiKind, VSDConfig
 
 GUIDANCES = (SDSConfig, VSDConfig, NFSDConfig, DDSConfig, SJCConfig, CSDConfig, RewardConfig)
 """Every guidance config class; a Union of them is a tyro subcommand choice."""
@@ -26,6 +26,6 @@ GuidanceConfig = Union[SDSConfig, VSDConfig, NFSDConfig, DDSConfig, SJCConfig, C
 
 __all__ = [
     "CSD", "CSDConfig", "DDS", "DDSConfig", "GUIDANCES", "Anneal", "Guidance", "GuidanceConfig", "GuidanceOutput",
-    "NFSD", "NFSDConfig", "RewardConfig", "RewardGuidance", "RewardStrategy", "SDS", "SDSConfig", "SJC", "SJCConfig",
+    "NFSD", "NFSDConfig", "PhiKind", "RewardConfig", "RewardGuidance", "RewardStrategy", "SDS", "SDSConfig", "SJC", "SJCConfig",
     "TimestepSchedule", "VSD", "VSDConfig", "Weighting", "cfg",
 ]

@@ -13,6 +13,7 @@ with the guidance's own optimizer and generator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import torch
 
@@ -28,9 +29,20 @@ from lift3d.guidance.functional import (
     weight,
 )
 from lift3d.guidance.sds import uncond_branch
-from lift3d.guidance.vsd_phi import LoRAPhi, SmallPhi, phi_epsilon, phi_loss
+from lift3d.guidance.vsd_phi import LoRAPhi, ParticlePhi, SmallPhi, phi_epsilon, phi_loss
 from lift3d.priors.base import Branch, Conditions, DiffusionPrior, c2w_camera_condition, predict_x0
 from lift3d.priors.unet import UNetPrior
+
+
+class PhiKind(str, Enum):
+    """How VSD estimates the score of the rendered distribution."""
+
+    AUTO = "auto"
+    """LoRA on the prior's UNet when it has one, else a small learned network."""
+    SMALL = "small"
+    """A small learned conv net (any prior)."""
+    EXACT_PARTICLES = "exact-particles"
+    """The exact denoiser of the current particles (no training; a perfectly trained phi)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,10 @@ class VSDConfig:
     """Element-wise clamp of g, None = off."""
     negative_as_uncond: bool = True
     """Use ``conditions.negative`` (when set) as CFG's unconditional branch."""
+    phi: PhiKind = PhiKind.AUTO
+    """Phi's form: LoRA/small net (learned) or the exact particle score."""
+    particle_variance: float = 0.0
+    """Kernel variance of the exact-particle phi (> 0 smooths it and repels nearby particles)."""
     lora_rank: int = 4
     """LoRA rank on the prior's attention projections (UNet priors)."""
     phi_hidden: int = 64
@@ -76,12 +92,15 @@ class VSD(Guidance):
         device = prior.alphas_cumprod.device
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            if isinstance(prior, UNetPrior):
-                self.phi: LoRAPhi | SmallPhi = LoRAPhi(prior, rank=cfg.lora_rank)
+            if cfg.phi is PhiKind.EXACT_PARTICLES:
+                self.phi: LoRAPhi | SmallPhi | ParticlePhi = ParticlePhi(prior.alphas_cumprod, cfg.particle_variance)
+            elif isinstance(prior, UNetPrior) and cfg.phi is PhiKind.AUTO:
+                self.phi = LoRAPhi(prior, rank=cfg.lora_rank)
             else:
                 self.phi = SmallPhi(prior.channels, prior.resolution, prior.num_train_timesteps, hidden=cfg.phi_hidden)
         self.phi.to(device)
-        self.optimizer = torch.optim.AdamW(list(self.phi.parameters()), lr=cfg.phi_lr)
+        params = list(self.phi.parameters())
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.phi_lr) if params else None
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None] | None = None
 
@@ -98,6 +117,8 @@ class VSD(Guidance):
         e_pre = cfg(eps[unc], eps[Branch.TEXT], self.cfg.guidance_scale)
         camera = self.phi_camera(cameras, x.shape[0], x.device)
         text = conditions.view_independent if conditions.view_independent is not None else conditions.text
+        if isinstance(self.phi, ParticlePhi) and self.phi.particles is None:
+            self.phi.refresh(x)
         e_phi = phi_epsilon(self.phi, z, t, text, camera, conditions.camera, self.prior.alphas_cumprod)
         self._pending = (x.detach(), camera, text, conditions.camera)
         w = weight(self.cfg.weighting, self.prior.alphas_cumprod, t)
@@ -109,6 +130,10 @@ class VSD(Guidance):
         if self._pending is None:
             return {}
         x0, camera, text, prior_camera = self._pending
+        if isinstance(self.phi, ParticlePhi):
+            self.phi.refresh(x0)
+            self._pending = None
+            return {}
         losses = []
         for _ in range(self.cfg.phi_steps):
             b = x0.shape[0]

@@ -99,7 +99,38 @@ class SmallPhi(torch.nn.Module):
         return self.mean + self.conv_out(h)  # a learned mean image plus a (z, t, camera)-dependent correction
 
 
-def phi_epsilon(phi: LoRAPhi | SmallPhi, z: torch.Tensor, t: torch.Tensor, text: torch.Tensor | None,
+class ParticlePhi(torch.nn.Module):
+    """The exact score of the current particles (a "perfectly trained" phi), for analytic priors.
+
+    Phi's target is the distribution of the renders; for a handful of particles its exact denoiser
+    is the posterior mean of their empirical distribution (point masses, here widened by
+    ``variance``). ``refresh`` replaces the particles (called from ``VSD.update``); no optimiser.
+    This isolates VSD's gradient from phi's training error in tests and the playground.
+    """
+
+    prediction_type = PredictionType.SAMPLE
+
+    def __init__(self, alphas_cumprod: torch.Tensor, variance: float = 0.0) -> None:
+        super().__init__()
+        self.alphas_cumprod = alphas_cumprod
+        self.variance = variance
+        self.particles: torch.Tensor | None = None
+
+    def refresh(self, x0: torch.Tensor) -> None:
+        self.particles = x0.detach().clone()
+
+    def raw(self, z: torch.Tensor, t: torch.Tensor, text: torch.Tensor | None, camera: torch.Tensor,
+            prior_camera: torch.Tensor | None = None) -> torch.Tensor:
+        from lift3d.priors.analytic import GaussianMixture
+
+        if self.particles is None:
+            self.refresh(z)  # first call: particles unknown yet; VSD passes x0 before this happens
+        mix = GaussianMixture(self.particles, self.variance).to(z.device)
+        alpha, sigma = schedule_coefficients(self.alphas_cumprod, t, z.ndim)
+        return mix.posterior_mean(z, alpha, sigma, torch.zeros(z.shape[0], dtype=torch.long, device=z.device))
+
+
+def phi_epsilon(phi: LoRAPhi | SmallPhi | ParticlePhi, z: torch.Tensor, t: torch.Tensor, text: torch.Tensor | None,
                 camera: torch.Tensor, prior_camera: torch.Tensor | None, alphas_cumprod: torch.Tensor) -> torch.Tensor:
     """Phi's epsilon prediction ``[B, C, h, w]``."""
     return to_epsilon(phi.raw(z, t, text, camera, prior_camera), z, t, alphas_cumprod, phi.prediction_type)
