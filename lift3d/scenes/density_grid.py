@@ -40,7 +40,7 @@ class DensityGrid(Field):
 
     Args:
         config: grid size, box and activation.
-        generator: optional generator for the initial values (default: zeros plus no noise).
+        generator: draws small random initial voxel values; None starts from all-zero voxels.
     """
 
     def __init__(self, config: DensityGridConfig | None = None, generator: torch.Generator | None = None) -> None:
