@@ -13,6 +13,7 @@ from lift3d.renderers.volume import VolumeRenderer, VolumeRendererConfig
 from lift3d.renderers.volume_sampling import ray_aabb_intersect, sample_pdf, stratified_bins
 from lift3d.scenes.density_grid import DensityGrid, DensityGridConfig
 from lift3d.scenes.field import DensityActivation, Field
+from lift3d.scenes.shading import PointLights
 from lift3d.types import LiftError
 
 
@@ -30,14 +31,19 @@ class Slab(Field):
         return torch.where(inside, self.sigma, 0.0), self.color.expand(points.shape[0], 3)
 
 
-def sphere_grid(radius: float = 0.35, resolution: int = 48) -> DensityGrid:
-    """A density grid holding a solid ball (raw +10 inside, -12 outside) with position-dependent colour."""
+def sphere_grid(radius: float = 0.35, resolution: int = 48, smooth: bool = False) -> DensityGrid:
+    """A density grid holding a solid ball (raw +10 inside, -12 outside) with position-dependent colour.
+
+    ``smooth`` makes the raw density a clamped linear function of the distance to the surface, so
+    its gradient (and the rendered normal) is radial rather than voxel-staircased.
+    """
     grid = DensityGrid(DensityGridConfig(resolution=resolution, activation=DensityActivation(bias=0.0)))
     axis = torch.linspace(-1, 1, resolution)
     z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
     r = (x * x + y * y + z * z).sqrt()
     with torch.no_grad():
-        grid.density_voxels.copy_(torch.where(r < radius, 10.0, -12.0)[None, None])
+        raw = (-(r - radius) * 60).clamp(-12, 40) if smooth else torch.where(r < radius, 10.0, -12.0)
+        grid.density_voxels.copy_(raw[None, None])
         grid.color_voxels.copy_(torch.stack([x, y, z])[None] * 3)
     return grid
 
@@ -203,3 +209,24 @@ def test_constant_slab_density_scale_invariance():
     b = r(Slab(1.0, (-0.4, -5, -5, 0.4, 5, 5)), cams).alpha
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert abs(a[0, 3, 3, 0].item() - (1 - math.exp(-0.8))) < 1e-3
+
+
+def test_rendered_normals_and_lambertian_shading():
+    grid = sphere_grid(radius=0.5, smooth=True)
+    cams = front_cameras(size=9, fov=10.0)
+    lights = PointLights(positions=torch.tensor([[5.0, 0.0, 0.0]]), ambient=torch.tensor([0.25]))
+    outs = {
+        m: VolumeRenderer(VolumeRendererConfig(num_samples=128, normals=m))(
+            grid, cams, shading="textureless", lights=lights)
+        for m in ("analytic", "finite_difference")
+    }
+    for out in outs.values():
+        n = torch.nn.functional.normalize(out.normal[0, 4, 4], dim=-1)
+        assert n[0] > 0.95  # the visible side of the ball faces the camera at +x
+        # Textureless + light behind the camera: white times (ambient + diffuse * n.l) ~ 1 at the centre.
+        assert (out.rgb[0, 4, 4] - 1.0).abs().max() < 0.06
+        assert out.aux["orientation"][0, 4, 4, 0] < 1e-2
+    lit_from_behind = PointLights(positions=torch.tensor([[-5.0, 0.0, 0.0]]), ambient=torch.tensor([0.25]))
+    dark = VolumeRenderer(VolumeRendererConfig(num_samples=128))(
+        grid, cams, background=(0.0, 0.0, 0.0), shading="textureless", lights=lit_from_behind)
+    assert (dark.rgb[0, 4, 4] - 0.25).abs().max() < 0.06
