@@ -98,6 +98,7 @@ def main() -> None:
         unet = prior.unet
 
         def extra(x: torch.Tensor) -> None:
+            x = x.detach()
             unet.enable_adapters()
             unet(x, t, encoder_hidden_states=text.expand(b, -1, -1))
             with torch.enable_grad():
