@@ -75,7 +75,9 @@ def density_grid() -> Field:
 def hash_grid() -> Field:
     enc = HashEncodingConfig(num_levels=8, features_per_level=2, log2_hashmap_size=14, base_resolution=8,
                              max_resolution=96)
-    return HashGridField(HashGridConfig(encoding=enc, hidden_dim=32, radius=RADIUS), torch.Generator().manual_seed(0))
+    act = DensityActivation(kind="exp", bias=-3.0)
+    return HashGridField(HashGridConfig(encoding=enc, hidden_dim=32, radius=RADIUS, activation=act),
+                         torch.Generator().manual_seed(0))
 
 
 def triplane() -> Field:
