@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/lift3d playground --output outputs/demo-playground --overwrite
+	$(VENV)/bin/lift3d generate "a red cube" --output outputs/demo --overwrite
+	$(VENV)/bin/lift3d eval outputs/demo
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -m "not gpu" -q $(PYTEST_ARGS)
