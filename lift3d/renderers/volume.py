@@ -7,32 +7,25 @@ Two backends share the shading and output code:
 
 * ``torch`` (CPU and any device): ray-box clipping, stratified samples, optional inverse-CDF
   importance samples, optional occupancy-grid skipping (fields are only evaluated at samples in
-  occupied cells), compositing with nerfacc's batched ``render_weight_from_density``.
+  occupied cells), compositing with nerfacc's batched ``render_weight_from_density``
+  (see :mod:`lift3d.renderers.volume_torch`).
 * ``cuda``: nerfacc's ``OccGridEstimator.sampling`` ray marcher over our occupancy grid and nerfacc's
   packed compositing (see :mod:`lift3d.renderers.volume_cuda`). No importance sampling there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from nerfacc import render_weight_from_density
 from torch import nn
 
 from lift3d.cameras import Cameras
 from lift3d.renderers._occupancy import OccupancyGrid
 from lift3d.renderers.backgrounds import Background, background_colors
-from lift3d.renderers.volume_sampling import merge_edges, ray_aabb_intersect, sample_pdf, stratified_bins
 from lift3d.scenes.field import Field
-from lift3d.scenes.shading import (
-    NormalMethod,
-    PointLights,
-    ShadingMode,
-    field_with_normals,
-    orientation_penalty,
-    shade,
-)
+from lift3d.scenes.shading import NormalMethod, PointLights, ShadingMode
 from lift3d.types import Backend, LiftError, RenderOutput, resolve_backend
 
 
@@ -61,7 +54,8 @@ class VolumeRendererConfig:
     compute_normals: bool = False
     """Always output normals (they are computed anyway for lambertian/textureless shading)."""
     backend: Backend = "auto"
-    """``auto`` uses nerfacc's CUDA marcher for CUDA tensors when occupancy is on, else torch."""
+    """``auto`` uses nerfacc's CUDA marcher for CUDA tensors when occupancy is on, else the torch path
+    (which also runs on CUDA tensors); ``cuda`` requires occupancy; ``torch`` never uses nerfacc's kernels."""
 
     def __post_init__(self) -> None:
         if self.num_samples < 1 or self.num_importance < 0 or self.chunk_rays < 1:
@@ -69,12 +63,14 @@ class VolumeRendererConfig:
 
 
 class _Rays:
-    """A flat batch of rays with their lighting, split into chunks."""
+    """A flat batch of rays ``[N, 3]`` with optional per-ray light positions ``[N, 3]`` and ambient ``[N]``."""
 
-    def __init__(self, origins, directions, light_pos, ambient) -> None:
+    def __init__(self, origins: torch.Tensor, directions: torch.Tensor, light_pos: torch.Tensor | None,
+                 ambient: torch.Tensor | None) -> None:
         self.origins, self.directions, self.light_pos, self.ambient = origins, directions, light_pos, ambient
 
-    def split(self, n: int):
+    def split(self, n: int) -> Iterator[_Rays]:
+        """Chunks of at most ``n`` rays."""
         parts = [t.split(n) if t is not None else None for t in (self.origins, self.directions, self.light_pos,
                                                                  self.ambient)]
         for i in range(len(parts[0])):
@@ -195,76 +191,14 @@ class VolumeRenderer(nn.Module):
         rays = _Rays(origins, directions, light_positions, ambient)
         occ = self._occupancy(scene)
         need_normals = shading != "albedo" or self.config.compute_normals
+        if backend == "cuda" and occ is None and self.config.backend == "cuda":
+            raise ValueError("backend='cuda' marches through nerfacc's occupancy grid: set occupancy=True and call "
+                             "update_occupancy, or use backend='auto' (torch path on CUDA tensors)")
         if backend == "cuda" and occ is not None:
             from lift3d.renderers.volume_cuda import render_rays_cuda as march
         else:
-            march = render_rays_torch
+            from lift3d.renderers.volume_torch import render_rays_torch as march
         parts = [march(self, scene, r, occ, shading, need_normals, generator) for r in rays.split(self.config.chunk_rays)]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "num_samples"}
         out["num_samples"] = torch.stack([torch.as_tensor(p["num_samples"]) for p in parts]).sum()
         return out
-
-
-def render_rays_torch(renderer: VolumeRenderer, scene: Field, rays: _Rays, occ: OccupancyGrid | None,
-                      shading: ShadingMode, need_normals: bool, generator: torch.Generator | None) -> dict:
-    """Render one chunk of rays with the torch backend; returns per-ray sums (see ``forward``)."""
-    c = renderer.config
-    t_near, t_far, hit = ray_aabb_intersect(rays.origins, rays.directions, scene.aabb, c.near)
-    edges = stratified_bins(t_near, t_far, c.num_samples, generator)
-    coarse_count = 0
-    if c.num_importance > 0:
-        with torch.no_grad():
-            sigma, _, _, coarse_count = _evaluate(scene, rays, edges, hit, occ, "albedo", False, c)
-            weights, _, _ = render_weight_from_density(edges[:, :-1], edges[:, 1:], sigma)
-        edges = merge_edges(edges, sample_pdf(edges, weights, c.num_importance, generator))
-    sigma, rgb, normals, count = _evaluate(scene, rays, edges, hit, occ, shading, need_normals, c)
-    weights, _, _ = render_weight_from_density(edges[:, :-1], edges[:, 1:], sigma)
-    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
-    out = {
-        "rgb": (weights[..., None] * rgb).sum(1),
-        "alpha": weights.sum(1),
-        "t": (weights * mids).sum(1),
-        "num_samples": count + coarse_count,
-    }
-    if need_normals:
-        out["normal"] = (weights[..., None] * normals).sum(1)
-        out["orientation"] = orientation_penalty(weights, normals, rays.directions[:, None]).sum(1)
-    return out
-
-
-def query_scene(scene: Field, points: torch.Tensor, rays: _Rays, ray_ids: torch.Tensor, shading: ShadingMode,
-                need_normals: bool, config: VolumeRendererConfig):
-    """Density ``[M]``, shaded colour ``[M, 3]`` and normals ``[M, 3]`` (or None) at sample ``points``.
-
-    Raises:
-        LiftError: the scene produced NaN/Inf (non-finite parameters).
-    """
-    if need_normals:
-        sigma, albedo, normals = field_with_normals(scene, points, config.normals, config.normal_eps)
-    else:
-        (sigma, albedo), normals = scene(points), None
-    if not (torch.isfinite(sigma).all() and torch.isfinite(albedo).all()):
-        raise LiftError(f"{type(scene).__name__} produced NaN/Inf density or albedo: its parameters are not "
-                        "finite (check the learning rate, or reload the last checkpoint)")
-    if shading == "albedo":
-        return sigma, albedo, normals
-    rgb = shade(albedo, normals, points, rays.light_pos[ray_ids], rays.ambient[ray_ids], shading)
-    return sigma, rgb, normals
-
-
-def _evaluate(scene, rays: _Rays, edges, hit, occ, shading, need_normals, config):
-    """Evaluate the field at the midpoints of ``edges [R, S+1]`` that are in the box and occupied."""
-    R, S = edges.shape[0], edges.shape[1] - 1
-    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
-    points = rays.origins[:, None] + rays.directions[:, None] * mids[..., None]  # [R, S, 3]
-    mask = hit[:, None] & (edges[:, 1:] > edges[:, :-1])
-    if occ is not None:
-        mask = mask & occ.query(points)
-    ray_ids = torch.arange(R, device=edges.device)[:, None].expand(R, S)[mask]
-    sigma_m, rgb_m, normals_m = query_scene(scene, points[mask], rays, ray_ids, shading, need_normals, config)
-    sigma = sigma_m.new_zeros(R, S).masked_scatter(mask, sigma_m)
-    rgb = rgb_m.new_zeros(R, S, 3).masked_scatter(mask[..., None], rgb_m)
-    normals = None
-    if normals_m is not None:
-        normals = normals_m.new_zeros(R, S, 3).masked_scatter(mask[..., None], normals_m)
-    return sigma, rgb, normals, mask.sum()

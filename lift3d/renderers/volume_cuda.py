@@ -38,7 +38,7 @@ def render_rays_cuda(renderer: VolumeRenderer, scene: Field, rays: _Rays, occ: O
     """Render one chunk of rays with nerfacc's marcher; returns the same per-ray sums as the torch path."""
     from nerfacc import accumulate_along_rays, render_weight_from_density
 
-    from lift3d.renderers.volume import query_scene
+    from lift3d.renderers.volume_torch import query_scene
 
     c = renderer.config
     R = rays.origins.shape[0]
