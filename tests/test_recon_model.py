@@ -93,3 +93,20 @@ def test_paper_size_config() -> None:
     p = ReconArchitecture.paper()
     assert p.point_queries * p.upsample_factor == 16384
     assert (p.image_size // p.patch_size) ** 2 + 1 == 325
+
+
+def test_projection_reads_the_input_pixel() -> None:
+    """A point on the optical axis projects to the principal point; any point reads the pixel it projects to."""
+    from lift3d.recon.camera import input_camera
+    from lift3d.recon.projection import InputViewProjection
+
+    proj = InputViewProjection(16)
+    torch.testing.assert_close(proj.pixels(torch.zeros(1, 1, 3)), torch.tensor([[[8.0, 8.0]]]))
+    cam = input_camera(16)
+    # a world point on the ray through the centre of pixel (x=11, y=4)
+    origins, dirs = cam.rays()
+    point = (origins[0, 4, 11] + 2.5 * dirs[0, 4, 11]).reshape(1, 1, 3)
+    torch.testing.assert_close(proj.pixels(point), torch.tensor([[[11.5, 4.5]]]), atol=1e-4, rtol=0)
+    img = torch.zeros(1, 16, 16, 4)
+    img[0, 4, 11] = torch.tensor([0.2, 0.4, 0.6, 1.0])
+    torch.testing.assert_close(proj(img, point), torch.tensor([[[0.2, 0.4, 0.6, 1.0]]]), atol=1e-4, rtol=0)

@@ -9,8 +9,10 @@ from the canonical camera of :mod:`lift3d.recon.camera`; the Gaussians are in th
 
 Differences from TGS (all for CPU training): the encoder is a ViT trained from scratch instead of
 DINOv2; the camera is fixed, so the camera-modulation MLP is dropped; upsampling is one point-splitting
-stage instead of two SPD++ stages; the point-cloud encoder with projected image features is not used
-(the triplane tokens read the image through cross-attention only); colour is RGB (SH degree 0).
+stage instead of two SPD++ stages; TGS's point-cloud encoder is not used
+(the Gaussian head gets the input RGB + mask sampled at each point's projection, TGS's
+``points_projection`` without the visibility test, :mod:`lift3d.recon.projection`); colour is RGB
+(SH degree 0).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from lift3d.recon.encoder import ImageEncoder
 from lift3d.recon.gaussian_head import GaussianAttributes, GaussianHead
 from lift3d.recon.point_decoder import PointDecoder, PointUpsampler
+from lift3d.recon.projection import InputViewProjection
 from lift3d.recon.triplane_decoder import TriplaneDecoderNet
 from lift3d.scenes.gaussians import Gaussians, rgb_to_sh0
 
@@ -115,7 +118,8 @@ class TriplaneGaussianModel(ModelMixin, ConfigMixin):
         self.upsampler = PointUpsampler(decoder_dim, upsample_factor, max_child_offset)
         self.triplane = TriplaneDecoderNet(triplane_resolution, decoder_dim, triplane_depth, decoder_heads,
                                            encoder_dim, plane_channels)
-        self.head = GaussianHead(plane_channels, decoder_dim, head_hidden, radius, max_gaussian_offset,
+        self.projection = InputViewProjection(image_size)
+        self.head = GaussianHead(plane_channels, decoder_dim + 4, head_hidden, radius, max_gaussian_offset,
                                  init_scale, max_scale, init_opacity)
 
     def forward(self, images: torch.Tensor) -> ReconOutput:
@@ -124,7 +128,8 @@ class TriplaneGaussianModel(ModelMixin, ConfigMixin):
         coarse, feats = self.point_decoder(tokens)
         points, child_feats = self.upsampler(coarse, feats)
         planes = self.triplane(tokens)
-        return ReconOutput(coarse, points, planes, self.head(planes, points, child_feats))
+        pixel = self.projection(images, points)  # [B, N, 4] input RGB + mask at each point's projection
+        return ReconOutput(coarse, points, planes, self.head(planes, points, torch.cat([child_feats, pixel], -1)))
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> list[Gaussians]:
