@@ -227,3 +227,18 @@ def test_orientation_and_opacity_regularisers():
     torch.testing.assert_close(opacity_entropy(torch.tensor([0.5])), torch.tensor(math.log(2.0)))
     assert opacity_entropy(torch.tensor([0.0, 1.0])) < 1e-3
     torch.testing.assert_close(opacity_sparsity(torch.tensor([0.0, 1.0, 0.5])), torch.tensor(0.5))
+
+
+def test_total_variation_priors():
+    grid = DensityGrid(DensityGridConfig(resolution=6))
+    tri = Triplane(TriplaneConfig(resolution=6, decoder=TriplaneDecoderConfig(feature_dim=2)))
+    with torch.no_grad():
+        tri.planes.fill_(0.3)
+    assert grid.total_variation() == 0 and tri.total_variation() == 0
+    with torch.no_grad():
+        grid.density_voxels[0, 0, 2, 2, 2] = 1.0  # one spike: 6 neighbour differences of 1
+        tri.planes[0, 0, 0, 2, 2] = 1.3  # one spike on one plane: 4 differences of 1
+    n_diffs_grid = 4 * 5 * 6 * 6  # channels x differences x cross-section, per axis
+    torch.testing.assert_close(grid.total_variation(), torch.tensor(2 / n_diffs_grid))
+    n_diffs_tri = 3 * 2 * 6 * 5  # planes x channels x rows x differences, per direction
+    torch.testing.assert_close(tri.total_variation(), torch.tensor(2 / n_diffs_tri))
