@@ -132,12 +132,12 @@ def _slice(bins: TileBins, tiles, start, means2d, conics, opacities, T_start, do
     dx, dy = dx[:, None, :, :], dy[:, :, None, :]
     sigma = (sig_u[:, None] + sig_v[:, :, None]).addcmul_(cb[:, None, None, :] * dy, dx).reshape(k, -1, S)
     vis = torch.exp(sigma.neg_())
-    alpha_raw = vis * (opacities[g] * valid)[:, None, :]
-    alpha = alpha_raw.clamp_max(ALPHA_MAX) * (alpha_raw >= ALPHA_MIN)
+    alpha_raw = vis * torch.where(valid, opacities[g], 0.0)[:, None, :]
+    alpha = torch.where(alpha_raw >= ALPHA_MIN, alpha_raw.clamp_max(ALPHA_MAX), 0.0)
     T_all = torch.cat([T_start[..., None], torch.cumprod(1.0 - alpha, dim=-1) * T_start[..., None]], -1)
     T_excl = T_all[..., :-1]
     live = (T_all[..., 1:] > T_MIN) & ~done[..., None]
-    w = alpha * T_excl * live
+    w = torch.where(live, alpha * T_excl, 0.0)
     T_end = T_all.gather(-1, live.sum(-1, keepdim=True)).squeeze(-1)
     done_end = done | (T_all[..., -1] <= T_MIN)
     return g, dx, dy, (ca, cb, cc), vis, alpha_raw, alpha, T_excl, live, w, T_end, done_end
@@ -232,7 +232,7 @@ class RasterizeTiles(torch.autograd.Function):
                 cum[active] = incl[..., -1]
                 later = total[active, :, None] - incl  # sum over later slots of w_j gf_j
                 g_alpha = T_excl * gf - (later + (gT[active] * T_final[active])[..., None]) / (1.0 - alpha)
-                g_alpha = g_alpha * ((w > 0) & (alpha_raw <= ALPHA_MAX))
+                g_alpha = torch.where((w > 0) & (alpha_raw <= ALPHA_MAX), g_alpha, 0.0)
                 g_sigma = (g_alpha * alpha_raw).neg_().reshape(len(active), ts, ts, -1)  # [k, V, U, S]
                 su, sv = g_sigma.sum(1, keepdim=True), g_sigma.sum(2, keepdim=True)  # [k,1,U,S], [k,V,1,S]
                 sx, sxx = (su * dx).sum((1, 2)), (su * dx * dx).sum((1, 2))
