@@ -51,6 +51,8 @@ class Regularizers:
     """Binary entropy of accumulated opacity (pushes alpha to 0 or 1: against haze)."""
     orientation: float = 0.0
     """DreamFusion's normal-orientation penalty (fields only)."""
+    total_variation: float = 0.0
+    """Smoothness of grid/plane values (density grid and triplane, as Plenoxels, arXiv 2112.05131)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ class FieldRig:
         r, B = self.spec.regularizers, out.alpha.shape[0]
         pixels = out.alpha.shape[1] * out.alpha.shape[2]
         losses = opacity_terms(r, out)
+        if r.total_variation and isinstance(self.scene, (DensityGrid, Triplane)):
+            losses["total_variation"] = r.total_variation * self.scene.total_variation() * pixels
         if r.orientation and "orientation" in out.aux:
             losses["orientation"] = r.orientation * orientation_loss(out.aux["orientation"], out.alpha) * pixels / B
         return losses
