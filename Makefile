@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 PIP_CONSTRAINT := $(if $(HAS_CUDA),,-c constraints-cpu.txt)
 PYTEST_ARGS ?=
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test lint install
 
@@ -22,7 +23,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/lift3d eval outputs/demo
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -m "not gpu" -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu" -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lift3d tests benchmarks
