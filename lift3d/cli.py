@@ -23,9 +23,12 @@ class Command:
 
 
 def _playground(argv: list[str]) -> None:
-    from lift3d.pipelines.playground import main
+    import tyro
 
-    main(argv, prog="lift3d playground")
+    from lift3d.pipelines.playground import PlaygroundConfig, run_playground
+
+    path = run_playground(tyro.cli(PlaygroundConfig, args=argv, prog="lift3d playground"))
+    print(f"progress grid: {path}", file=sys.stderr)
 
 
 def _train_prior(argv: list[str]) -> None:
