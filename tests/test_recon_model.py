@@ -36,15 +36,18 @@ def test_output_shapes_and_bounds() -> None:
 
 
 def test_initial_gaussians_are_neutral() -> None:
-    """TGS's zero-initialised heads: zero offset, init scale, identity rotation, init opacity, grey."""
+    """TGS's zero-initialised heads: zero offset, init scale, identity rotation, init opacity, and the colour of
+    the input pixel each point projects to."""
     model = TINY.build()
-    out = model(torch.rand(2, 16, 16, 4))
+    images = torch.rand(2, 16, 16, 4)
+    out = model(images)
     g = out.gaussians
     torch.testing.assert_close(g.means, out.points)
     torch.testing.assert_close(g.log_scales, torch.full_like(g.log_scales, math.log(TINY.init_scale)))
     torch.testing.assert_close(g.quats, torch.tensor([1.0, 0, 0, 0]).expand_as(g.quats))
     torch.testing.assert_close(torch.sigmoid(g.opacity_logits), torch.full_like(g.opacity_logits, TINY.init_opacity))
-    torch.testing.assert_close(g.rgb, torch.full_like(g.rgb, 0.5))
+    pixel = model.projection(images, out.points)[..., :3]
+    torch.testing.assert_close(g.rgb, pixel.clamp(0.02, 0.98))
 
 
 def test_to_gaussians_matches_attributes() -> None:

@@ -4,7 +4,8 @@ Each point queries the triplane (bilinear, :func:`lift3d.scenes.triplane.sample_
 summed) at its position divided by the box radius; the feature, concatenated with the point's own
 feature from the upsampler, goes through an MLP and one linear head per attribute. Heads are
 zero-initialised with biases that make the initial Gaussian neutral, as in TGS: zero offset, scale
-``init_scale``, identity rotation, opacity ``init_opacity``, grey colour.
+``init_scale``, identity rotation, opacity ``init_opacity``, and the colour given as ``base_rgb`` (the
+input pixel each point projects to; the colour head predicts a logit residual on it), or grey.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class GaussianHead(nn.Module):
         with torch.no_grad():
             self.heads["rotation"].bias[0] = 1.0
 
-    def forward(self, planes: torch.Tensor, points: torch.Tensor, features: torch.Tensor) -> GaussianAttributes:
+    def forward(self, planes: torch.Tensor, points: torch.Tensor, features: torch.Tensor,
+                base_rgb: torch.Tensor | None = None) -> GaussianAttributes:
+        """``base_rgb [B, N, 3]``: optional colour the colour head starts from (residual in logit space)."""
         f = sample_triplane(planes, (points / self.radius).clamp(-1.0, 1.0))
         h = self.mlp(torch.cat([f, features], dim=-1))
         offset = (torch.sigmoid(self.heads["offset"](h)) - 0.5) * (2.0 * self.max_offset)
@@ -71,5 +74,5 @@ class GaussianHead(nn.Module):
             quats=nn.functional.normalize(self.heads["rotation"](h), dim=-1),
             log_scales=self.heads["scale"](h).clamp(max=self.log_max_scale),
             opacity_logits=self.heads["opacity"](h)[..., 0],
-            rgb=torch.sigmoid(self.heads["colour"](h)),
+            rgb=torch.sigmoid(self.heads["colour"](h) + (0.0 if base_rgb is None else torch.logit(base_rgb.clamp(0.02, 0.98)))),
         )

@@ -11,8 +11,8 @@ Differences from TGS (all for CPU training): the encoder is a ViT trained from s
 DINOv2; the camera is fixed, so the camera-modulation MLP is dropped; upsampling is one point-splitting
 stage instead of two SPD++ stages; TGS's point-cloud encoder is not used
 (the Gaussian head gets the input RGB + mask sampled at each point's projection, TGS's
-``points_projection`` without the visibility test, :mod:`lift3d.recon.projection`); colour is RGB
-(SH degree 0).
+``points_projection`` without the visibility test, :mod:`lift3d.recon.projection`, and predicts the
+colour as a residual on that pixel's colour); colour is RGB (SH degree 0).
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ class TriplaneGaussianModel(ModelMixin, ConfigMixin):
         points, child_feats = self.upsampler(coarse, feats)
         planes = self.triplane(tokens)
         pixel = self.projection(images, points)  # [B, N, 4] input RGB + mask at each point's projection
-        return ReconOutput(coarse, points, planes, self.head(planes, points, torch.cat([child_feats, pixel], -1)))
+        return ReconOutput(coarse, points, planes, self.head(planes, points, torch.cat([child_feats, pixel], -1),
+                                                                pixel[..., :3]))
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> list[Gaussians]:

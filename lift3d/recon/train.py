@@ -33,7 +33,7 @@ class TrainReconConfig:
     """Run folder (default outputs/train-recon/<timestamp>)."""
     export_to: Path | None = None
     """Write the final model with save_pretrained here (e.g. lift3d/assets/recon-tiny)."""
-    steps: int = 2000
+    steps: int = 1600
     batch_size: int = 4
     views_per_step: int = 3
     """Rendered supervision views per object: the input view plus random others."""
