@@ -17,7 +17,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 SCHEMA_VERSION = 1
 """Bumped when a saved config can no longer be read as-is; :func:`load_config` refuses newer ones."""
@@ -34,7 +34,7 @@ def kind_of(cls: type) -> str:
     if isinstance(explicit, str):
         return explicit
     name = re.sub(r"Config$", "", cls.__name__)
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def to_dict(value: Any) -> Any:
@@ -61,8 +61,21 @@ def to_dict(value: Any) -> Any:
 def _union_members(tp: Any) -> tuple[Any, ...] | None:
     origin = typing.get_origin(tp)
     if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(tp)
+        return tuple(_strip_annotated(m) for m in typing.get_args(tp))
     return None
+
+
+def choice(*classes: type) -> Any:
+    """A Union of config classes whose tyro subcommands are named by their kind tags.
+
+    ``stage.guidance: choice(SDSConfig, VSDConfig)`` gives ``stage.guidance:sds`` and
+    ``stage.guidance:vsd`` on the command line (instead of ``sds-config``); saved configs are unaffected.
+    """
+    import tyro
+
+    members = tuple(Annotated[c, tyro.conf.subcommand(kind_of(c).replace("_", "-"))] if dataclasses.is_dataclass(c)
+                    else c for c in classes)
+    return typing.Union[members]  # noqa: UP007
 
 
 def _strip_annotated(tp: Any) -> Any:

@@ -85,7 +85,7 @@ def test_cli_unknown_preset_and_missing_prior(tmp_path: Path) -> None:
     with pytest.raises(LiftError, match="unknown preset 'nope'"):
         main(["--preset", "nope", "a red cube"])
     with pytest.raises(LiftError, match="no bundled prior"):
-        main(["a red cube", "--prior.path", str(tmp_path), "--output", str(tmp_path / "o"), "--quiet"])
+        main(["a red cube", "--output", str(tmp_path / "o"), "--quiet", "prior:bundled", "--prior.path", str(tmp_path)])
 
 
 def test_every_preset_parses() -> None:

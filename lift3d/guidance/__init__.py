@@ -6,8 +6,7 @@ paper cited) + one entry in :data:`GUIDANCES`; the contract test covers it autom
 
 from __future__ import annotations
 
-from typing import Union
-
+from lift3d.config import choice
 from lift3d.guidance.base import Guidance, GuidanceOutput
 from lift3d.guidance.csd import CSD, CSDConfig
 from lift3d.guidance.dds import DDS, DDSConfig
@@ -21,7 +20,7 @@ from lift3d.guidance.vsd import VSD, PhiKind, VSDConfig
 GUIDANCES = (SDSConfig, VSDConfig, NFSDConfig, DDSConfig, SJCConfig, CSDConfig, RewardConfig)
 """Every guidance config class; a Union of them is a tyro subcommand choice."""
 
-GuidanceConfig = Union[SDSConfig, VSDConfig, NFSDConfig, DDSConfig, SJCConfig, CSDConfig, RewardConfig]  # noqa: UP007
+GuidanceConfig = choice(*GUIDANCES)
 """Any guidance config (tyro turns this Union into subcommands)."""
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import torch
 
+from lift3d.config import choice
 from lift3d.guidance import VSD, GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
@@ -31,7 +32,7 @@ MAX_PROMPT_CHARS = 300
 class StageConfig:
     """One optimization stage."""
 
-    scene: FieldScene | GaussianScene | MeshScene = FieldScene()
+    scene: choice(FieldScene, GaussianScene, MeshScene) = FieldScene()  # type: ignore[valid-type]
     guidance: GuidanceConfig = SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 400)))
     steps: int = 400
     resolution: int = 32
@@ -53,7 +54,7 @@ class GenerateConfig:
     prior: PriorSpec = BundledPriorSpec()
     stage: StageConfig = StageConfig()
     """The first (coarse) stage."""
-    refine: StageConfig | None = None
+    refine: choice(StageConfig, type(None)) = None  # type: ignore[valid-type]
     """An optional second stage started from the first one's result (e.g. a mesh refine)."""
     seed: int = 0
     num_samples: int = 1

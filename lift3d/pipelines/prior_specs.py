@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from lift3d.config import choice
 from lift3d.priors.deepfloyd import DeepFloydIFConfig
 from lift3d.priors.mvdream import MVDreamConfig
 from lift3d.priors.stable_diffusion import StableDiffusionConfig
@@ -45,5 +46,5 @@ class BundledPriorSpec:
         return True
 
 
-PriorSpec = BundledPriorSpec | StableDiffusionConfig | DeepFloydIFConfig | MVDreamConfig
+PriorSpec = choice(BundledPriorSpec, StableDiffusionConfig, DeepFloydIFConfig, MVDreamConfig)
 """Any text prior (tyro subcommands ``prior:bundled``, ``prior:stable-diffusion``, ...)."""

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lift3d.cameras import Cameras
+from lift3d.config import choice
 from lift3d.renderers.volume import VolumeRenderer, VolumeRendererConfig
 from lift3d.scenes.density_grid import DensityGrid, DensityGridConfig
 from lift3d.scenes.field import DensityActivation, Field
@@ -60,7 +61,8 @@ class FieldScene:
     """A density field (dense grid, hash grid or triplane) rendered by the volume renderer."""
 
     KIND = "field"
-    field: DensityGridConfig | HashGridConfig | TriplaneConfig = DensityGridConfig(resolution=48, activation=BLOB)
+    field: choice(DensityGridConfig, HashGridConfig, TriplaneConfig) = DensityGridConfig(  # type: ignore[valid-type]
+        resolution=48, activation=BLOB)
     """The field representation and its density activation."""
     renderer: VolumeRendererConfig = VolumeRendererConfig(num_samples=64)
     lr: float = 0.05
