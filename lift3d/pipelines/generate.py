@@ -135,7 +135,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
     for index, stage in enumerate(stages(cfg)):
         if index < stage_index:
             continue
-        rig = _build_rig(stage, index, rig, cfg, device, state if index == stage_index else None)
+        rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None)
         guidance = stage.guidance.build(prior)
         if state is not None and index == stage_index:
             load_guidance_state(guidance, state["guidance"])
@@ -180,7 +180,7 @@ def _global_step(cfg: GenerateConfig, stage_index: int, step: int) -> int:
     return sum(s.steps for s in stages(cfg)[:stage_index]) + step
 
 
-def _build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, device: torch.device, state):
+def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, device: torch.device, state):
     """The stage's rig: from its checkpoint state, from the previous stage's surface, or fresh."""
     from lift3d.pipelines.rig_mesh import MeshScene
 
@@ -191,7 +191,7 @@ def _build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, de
         if previous is None:
             raise LiftError("a mesh stage needs a previous stage to refine; put it in --refine after a coarse stage")
         return scene.build_from(previous.mesh(), device)
-    rig = scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device)
+    rig = scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device, cfg.prior.fixed_light)
     if state is not None:
         rig.load_state(state["rig"])
     return rig

@@ -26,6 +26,8 @@ def load_generate_run(run_dir: Path, device: str = "cpu"):
     if found is None:
         raise LiftError(f"{run_dir} has no valid checkpoint yet; wait for the run to save one or resume it")
     _, state = found
-    rig = cfg.stage.scene.build(torch.Generator().manual_seed(0), torch.device(device))
-    rig.load_state(state["rig"])
+    from lift3d.pipelines.generate import build_rig, stages
+
+    index = state["stage"]
+    rig = build_rig(stages(cfg)[index], index, None, cfg, torch.device(device), state)
     return cfg, rig

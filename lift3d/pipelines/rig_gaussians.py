@@ -39,7 +39,8 @@ class GaussianScene:
     renderer: GaussianRendererConfig = GaussianRendererConfig()
     regularizers: Regularizers = Regularizers(sparsity=0.0, entropy=0.02)
 
-    def build(self, generator: torch.Generator, device: torch.device) -> GaussianRig:
+    def build(self, generator: torch.Generator, device: torch.device, fixed_light: bool = True) -> GaussianRig:
+        """``fixed_light`` is unused: splat colours are unlit (shading is baked into them)."""
         scene = Gaussians.random_ball(self.num_points, self.init_radius, generator, self.sh_degree,
                                       opacity=self.init_opacity)
         return GaussianRig(self, scene.to(device))

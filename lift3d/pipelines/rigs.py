@@ -8,7 +8,7 @@ fields (density grid, hash grid, triplane) share the volume renderer.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -66,22 +66,24 @@ class FieldScene:
     """The field representation and its density activation."""
     renderer: VolumeRendererConfig = VolumeRendererConfig(num_samples=64)
     lr: float = 0.05
-    lighting: Lighting = "fixed"
-    """``fixed``: the procedural world's light; ``random``: DreamFusion's random point lights; ``none``: albedo."""
+    lighting: Lighting | None = None
+    """``fixed``: the procedural world's light; ``random``: DreamFusion's random point lights; ``none``: albedo;
+    None: ``fixed`` for priors trained under that light (the bundled one), else ``random``."""
     textureless_prob: float = 0.0
     """Probability of a textureless (white albedo) shaded render per step (DreamFusion uses 0.5 late)."""
     occupancy_every: int = 16
     """Update the occupancy grid every N steps when ``renderer.occupancy`` is on."""
     regularizers: Regularizers = Regularizers(sparsity=0.02, entropy=0.05)
 
-    def build(self, generator: torch.Generator, device: torch.device) -> FieldRig:
+    def build(self, generator: torch.Generator, device: torch.device, fixed_light: bool = True) -> FieldRig:
         if isinstance(self.field, DensityGridConfig):
             scene: Field = DensityGrid(self.field, generator=generator)
         elif isinstance(self.field, HashGridConfig):
             scene = HashGridField(self.field, generator=generator)
         else:
             scene = Triplane(self.field, generator=generator)
-        return FieldRig(self, scene.to(device), VolumeRenderer(self.renderer))
+        lighting = self.lighting or ("fixed" if fixed_light else "random")
+        return FieldRig(replace(self, lighting=lighting), scene.to(device), VolumeRenderer(self.renderer))
 
 
 class FieldRig:
