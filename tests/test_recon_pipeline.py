@@ -12,6 +12,7 @@ from PIL import Image
 from test_recon_model import TINY
 
 from lift3d.pipelines.reconstruct import OptimizeConfig, ReconstructConfig, main, optimize_gaussians, reconstruct
+from lift3d.pipelines.rigs import Regularizers
 from lift3d.recon.camera import input_camera
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
@@ -81,7 +82,8 @@ def test_feedforward_mode(files, tmp_path) -> None:
 
 
 def test_optimize_mode_without_prior(files, tmp_path) -> None:
-    run = _run(files, tmp_path, "optimize", optimize=OptimizeConfig(steps=3, num_points=200, novel_views=1))
+    run = _run(files, tmp_path, "optimize", optimize=OptimizeConfig(steps=3, num_points=200, novel_views=1,
+                                                           regularizers=Regularizers(entropy=0.01)))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and "entropy" in rows[0] and "guidance" not in rows[0]
     assert (run / "export" / "splats.ply").is_file()

@@ -5,7 +5,7 @@
   plus, when a prior is given, score distillation on novel views (Magic123, arXiv 2306.17843;
   DreamGaussian, arXiv 2309.16653), through :class:`~lift3d.pipelines.rig_gaussians.GaussianRig` and any
   guidance of :mod:`lift3d.guidance`. Without a prior, novel views are kept sane by an opacity-entropy
-  regularizer and (when initialised from the model) an anchor to the initial Gaussians.
+  regularizer (opt-in) and, when initialised from the model, an anchor to the initial Gaussians.
 * ``feedforward+refine``: the feed-forward Gaussians initialise ``optimize``.
 
 The run folder holds the prepared input (media/input.png), metrics, a turntable and exports
@@ -43,7 +43,7 @@ class OptimizeConfig:
     """MSE between the reference-view alpha and the input mask."""
     guidance_weight: float = 1.0
     """Weight of the novel-view guidance loss (only with a prior)."""
-    anchor_weight: float = 10.0
+    anchor_weight: float = 100.0
     """Squared distance of the means from their initial positions (feed-forward init only): keeps the
     unseen side where the model put it."""
     novel_views: int = 2
@@ -54,8 +54,10 @@ class OptimizeConfig:
     """Gaussians of the random initialisation (``optimize`` without the model)."""
     lr: GaussianLearningRates = GaussianLearningRates(means=1e-3, quats=5e-3, scales=5e-3, opacities=5e-2,
                                                       sh0=1e-2, shN=5e-4)
-    regularizers: Regularizers = Regularizers(entropy=0.002)
-    """Opacity terms on the novel views (per pixel, summed)."""
+    regularizers: Regularizers = Regularizers(entropy=0.0)
+    """Opacity terms on the novel views (per pixel, summed); e.g. ``--optimize.regularizers.entropy 0.002``
+    against haze when optimizing from scratch without a prior (off by default: it did not help the
+    refinement of feed-forward results, see docs/reconstruct.md)."""
     sampler: OrbitSampler = OrbitSampler(elevation=Range((-10.0, 60.0)), distance=Range((2.75, 2.75)),
                                          fov_y=Range((40.0, 40.0)))
     guidance: GuidanceConfig = SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 200)))
@@ -131,7 +133,8 @@ def optimize_gaussians(scene: Gaussians, reference: torch.Tensor, cfg: OptimizeC
         out = rig.render(ref_cam, (1.0, 1.0, 1.0), None)
         losses = {"reference": cfg.reference_weight * torch.nn.functional.mse_loss(out.rgb[0], target[..., :3]),
                   "mask": cfg.mask_weight * torch.nn.functional.mse_loss(out.alpha[0], target[..., 3:])}
-        if cfg.novel_views > 0:
+        r = cfg.regularizers
+        if cfg.novel_views > 0 and (guidance is not None or r.sparsity or r.entropy):
             cams = cfg.sampler.sample(cfg.novel_views, cfg.novel_resolution, step=step, generator=generator).to(device)
             novel = rig.render(cams, (1.0, 1.0, 1.0), generator, step)
             if guidance is not None:

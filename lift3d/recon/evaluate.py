@@ -90,6 +90,7 @@ class EvaluateReconConfig:
     model: Path | None = None
     """Model folder (default: the shipped recon-tiny)."""
     seeds_per_family: int = 2
+    """Held-out objects per family evaluated feed-forward (0: skip)."""
     refine_seeds_per_family: int = 1
     """Held-out objects per family also evaluated with feedforward+refine (0: skip)."""
     refine_steps: int = 100
@@ -114,12 +115,14 @@ def main(argv: list[str] | None = None) -> dict:
         opt = OptimizeConfig(steps=cfg.refine_steps)
         return optimize_gaussians(ff(x), x, opt, torch.Generator().manual_seed(0), anchor=True).scene
 
-    results = {"feedforward": [evaluate_object(ff, *o, resolution=res) for o in heldout_objects(cfg.seeds_per_family)]}
+    results: dict[str, list[dict]] = {}
+    if cfg.seeds_per_family:
+        results["feedforward"] = [evaluate_object(ff, *o, resolution=res) for o in heldout_objects(cfg.seeds_per_family)]
     if cfg.refine_seeds_per_family:
         objs = heldout_objects(cfg.refine_seeds_per_family)
         results["feedforward+refine"] = [evaluate_object(refine, *o, resolution=res) for o in objs]
-        results["feedforward (same objects)"] = [r for r in results["feedforward"] if (r["family"], r["colour"],
-                                                 r["seed"]) in set(objs)]
+        if not cfg.seeds_per_family:
+            results["feedforward (same objects)"] = [evaluate_object(ff, *o, resolution=res) for o in objs]
     summary = {k: summarize(v) for k, v in results.items()}
     print("| mode | objects | retrieval | novel-view PSNR (dB) | silhouette IoU | Chamfer / radius | s per image |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
