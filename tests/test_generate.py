@@ -115,3 +115,9 @@ def test_every_preset_runs_three_steps(name: str, tiny_bundled_prior: Path, tmp_
     (run,) = generate(cfg)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3 * (1 + (cfg.refine is not None))
+
+
+def test_num_samples_gives_one_run_per_seed(tiny_bundled_prior: Path, tmp_path: Path) -> None:
+    runs = generate(replace(_cfg(tiny_bundled_prior, tmp_path / "many", steps=1), num_samples=2, seed=5))
+    assert runs == [tmp_path / "many" / "seed5", tmp_path / "many" / "seed6"]
+    assert json.loads((runs[1] / "env.json").read_text())["seed"] == 6

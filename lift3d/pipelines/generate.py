@@ -102,8 +102,10 @@ def _slug(prompt: str) -> str:
 def generate(cfg: GenerateConfig) -> list[Path]:
     """Run text-to-3D; returns the run folders (one per sample)."""
     validate(cfg)
+    if cfg.num_samples == 1:
+        return [generate_one(cfg)]
     return [generate_one(replace(cfg, seed=cfg.seed + i,
-                                 output=None if cfg.output is None or cfg.num_samples == 1 else cfg.output / f"seed{cfg.seed + i}"))
+                                 output=None if cfg.output is None else cfg.output / f"seed{cfg.seed + i}"))
             for i in range(cfg.num_samples)]
 
 
