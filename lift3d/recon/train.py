@@ -175,4 +175,7 @@ def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
     print(f"run: {train_recon(cfg)}", file=sys.stderr)
 
 
+if __name__ == "__main__":  # accelerate launch -m lift3d.recon.train --accelerate ...
+    main(sys.argv[1:], prog="python -m lift3d.recon.train")
+
 __all__ = ["RECON_TINY_DIR", "TrainReconConfig", "chamfer_loss", "train_recon", "main"]
