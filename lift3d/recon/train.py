@@ -27,7 +27,7 @@ RECON_TINY_DIR = Path(__file__).resolve().parent.parent / "assets" / "recon-tiny
 
 @dataclass(frozen=True)
 class TrainReconConfig:
-    """Train the reconstruction model (defaults reproduce the shipped recon-tiny weights)."""
+    """Train the reconstruction model (defaults: phase 1 of the shipped recon-tiny, see training/train_recon.sh)."""
 
     output: Path | None = None
     """Run folder (default outputs/train-recon/<timestamp>)."""
