@@ -55,11 +55,34 @@ def _export(argv: list[str]) -> None:
     main(argv, prog="lift3d export")
 
 
+def _reconstruct(argv: list[str]) -> None:
+    from lift3d.pipelines.reconstruct import main
+
+    main(argv, prog="lift3d reconstruct")
+
+
+def _train_recon(argv: list[str]) -> None:
+    from lift3d.recon.train import main
+
+    main(argv, prog="lift3d train-recon")
+
+
+def _make_dataset(argv: list[str]) -> None:
+    import tyro
+
+    from lift3d.data.write import WriteDatasetConfig, write_dataset
+
+    write_dataset(tyro.cli(WriteDatasetConfig, args=argv, prog="lift3d make-dataset"))
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("generate", "text-to-3D: optimize a scene with a diffusion prior (bundled 32 px prior by default)", _generate),
+    Command("reconstruct", "image-to-3D: feed-forward triplane-Gaussian model, optimization, or both", _reconstruct),
     Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour); JSON report", _eval),
     Command("export", "convert splats and meshes: 3DGS .ply <-> .splat, splats -> textured GLB/OBJ/PLY, mesh -> mesh", _export),
     Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
+    Command("train-recon", "train the bundled image-to-3D reconstruction model (resumable; accelerate launch for DDP)", _train_recon),
+    Command("make-dataset", "write procedural multi-view dataset shards (RGB, alpha, depth, normals, cameras, captions)", _make_dataset),
     Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),
 )
 
