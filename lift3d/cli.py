@@ -67,6 +67,12 @@ def _train_recon(argv: list[str]) -> None:
     main(argv, prog="lift3d train-recon")
 
 
+def _view(argv: list[str]) -> None:
+    from lift3d.viewer.cli import main
+
+    main(argv, prog="lift3d view")
+
+
 def _make_dataset(argv: list[str]) -> None:
     import tyro
 
@@ -80,6 +86,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("reconstruct", "image-to-3D: feed-forward triplane-Gaussian model, optimization, or both", _reconstruct),
     Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour); JSON report", _eval),
     Command("export", "convert splats and meshes: 3DGS .ply <-> .splat, splats -> textured GLB/OBJ/PLY, mesh -> mesh", _export),
+    Command("view", "browser viewer on localhost: orbit a run (live with generate --viewer), its checkpoints, or a .ply/.glb", _view),
     Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
     Command("train-recon", "train the bundled image-to-3D reconstruction model (resumable; accelerate launch for DDP)", _train_recon),
     Command("make-dataset", "write procedural multi-view dataset shards (RGB, alpha, depth, normals, cameras, captions)", _make_dataset),

@@ -1,0 +1,50 @@
+"""``lift3d view RUN_DIR | FILE``: serve the viewer until Ctrl-C (or ``--idle-timeout`` after the last page)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lift3d.export.splats import SplatAxes
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """Orbit a run's scene (any checkpoint, any stage) or an exported splat/mesh file in the browser."""
+
+    path: Path
+    """A run folder (from lift3d generate; a reconstruct run shows its exports), a 3DGS .ply/.splat, or a .glb/.gltf/.obj/.ply mesh."""
+    host: str = "127.0.0.1"
+    """Address to listen on. Loopback by default; anything else (e.g. 0.0.0.0) exposes the viewer, with a warning."""
+    port: int = 7007
+    """TCP port (0: any free port)."""
+    idle_timeout: float | None = None
+    """Stop by itself this many seconds after the last page request (a page polls every second while open; the
+    clock starts with the first request)."""
+    splat_axes: SplatAxes = "z_up"
+    """Axes of splat files: z_up for a run's export/splats.ply; y_down for files from 'lift3d export'."""
+
+
+def main(argv: list[str], prog: str = "lift3d view") -> None:
+    import tyro
+
+    from lift3d.viewer.server import ViewerServer
+    from lift3d.viewer.sources import open_source
+
+    cfg = tyro.cli(ViewConfig, args=_positional(argv), prog=prog)
+    server = ViewerServer(open_source(cfg.path, cfg.splat_axes), cfg.host, cfg.port, cfg.idle_timeout).start()
+    print(f"viewer: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print("viewer: stopped", file=sys.stderr)
+    finally:
+        server.close()
+
+
+def _positional(argv: list[str]) -> list[str]:
+    """The path may come first, positionally."""
+    if argv and not argv[0].startswith("-"):
+        return ["--path", argv[0], *argv[1:]]
+    return argv

@@ -1,0 +1,106 @@
+"""A ``lift3d generate`` run folder as a viewer source: every checkpoint (all stages) and, during
+``lift3d generate --viewer``, the live scene (:mod:`lift3d.viewer.live`)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import torch
+
+from lift3d.types import LiftError
+from lift3d.viewer.orbit import Orbit
+from lift3d.viewer.sources import check_version
+
+
+class RunSource:
+    """A ``lift3d generate`` run folder: its checkpoints, and the live scene when ``live`` is given."""
+
+    CACHE = 2
+
+    def __init__(self, run_dir: Path, live=None) -> None:
+        from lift3d.config import load_config
+        from lift3d.pipelines.generate import GenerateConfig
+        from lift3d.runs import RunDir, latest_valid_checkpoint
+
+        self.run = RunDir(Path(run_dir))
+        self.live = live
+        path = self.run.path
+        if not path.is_dir():
+            raise LiftError(f"run folder {path} does not exist; pass the folder 'lift3d generate' printed")
+        if not (path / "config.json").is_file():
+            raise LiftError(f"{path} is not a lift3d run folder (no config.json): half-written, or not a run")
+        try:
+            self.cfg = load_config(GenerateConfig, path / "config.json")
+        except (ValueError, KeyError, TypeError) as e:
+            raise LiftError(f"{path}/config.json is not a readable generate config ({e})") from None
+        if live is None and latest_valid_checkpoint(self.run.ckpt_dir) is None:
+            raise LiftError(f"{path} has no valid checkpoint yet (half-written run?); wait for the first save, "
+                            "or resume the run")
+        self.title = f"{self.cfg.prompt!r} ({path.name})"
+        self.target, self.radius = (0.0, 0.0, 0.0), 1.0
+        self._cache: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def _checkpoints(self) -> list[tuple[Path, str]]:
+        from lift3d.runs import list_checkpoints
+
+        found = []
+        for ckpt in list_checkpoints(self.run.ckpt_dir):
+            try:
+                meta = json.loads((ckpt / "state.json").read_text())
+                stage = int(meta["state"]["stage"]) + 1
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # being written, or damaged: not offered
+            found.append((ckpt, f"stage {stage} · step {int(meta['step'])}"))
+        return found
+
+    def versions(self) -> list[str]:
+        labels = [label for _, label in self._checkpoints()]
+        return (["live"] if self.live is not None else []) + labels
+
+    def _rig(self, version: int):
+        """``(rig, stage config)`` of a version; checkpoints are loaded once and cached."""
+        from lift3d.pipelines.generate import build_rig, stages
+        from lift3d.runs import load_checkpoint
+
+        if self.live is not None:
+            if version == 0:
+                rig, index = self.live.rig, self.live.stage
+                if rig is None:
+                    raise LiftError("the run has not started its first step yet")
+                return rig, stages(self.cfg)[index]
+            version -= 1
+        checkpoints = self._checkpoints()
+        check_version(version, [label for _, label in checkpoints])
+        path = checkpoints[version][0]
+        with self._lock:
+            if path.name not in self._cache:
+                _, state = load_checkpoint(path)
+                index = state["stage"]
+                stage = stages(self.cfg)[index]
+                with torch.no_grad():
+                    rig = build_rig(stage, index, None, self.cfg, torch.device("cpu"), state)
+                while len(self._cache) >= self.CACHE:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[path.name] = (rig, stage)
+            return self._cache[path.name]
+
+    @torch.no_grad()
+    def render(self, version: int, orbit: Orbit) -> torch.Tensor:
+        rig, stage = self._rig(version)
+        return rig.render(orbit.cameras(self.target).to(rig.scene_device), stage.background, None).rgb[0].cpu()
+
+    def export(self, version: int) -> list[Path]:
+        label = self.versions()[version] if 0 <= version < len(self.versions()) else str(version)
+        rig, _ = self._rig(version)
+        slug = "".join(c if c.isalnum() else "_" for c in label).strip("_")
+        return rig.export(self.run.path / "export-view" / slug)
+
+    def status(self) -> dict:
+        if self.live is None:
+            return {}
+        return self.live.status()
+
+
