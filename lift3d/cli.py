@@ -67,6 +67,12 @@ def _train_recon(argv: list[str]) -> None:
     main(argv, prog="lift3d train-recon")
 
 
+def _batch(argv: list[str]) -> None:
+    from lift3d.batch.runner import main
+
+    main(argv, prog="lift3d batch")
+
+
 def _view(argv: list[str]) -> None:
     from lift3d.viewer.cli import main
 
@@ -84,6 +90,7 @@ def _make_dataset(argv: list[str]) -> None:
 COMMANDS: tuple[Command, ...] = (
     Command("generate", "text-to-3D: optimize a scene with a diffusion prior (bundled 32 px prior by default)", _generate),
     Command("reconstruct", "image-to-3D: feed-forward triplane-Gaussian model, optimization, or both", _reconstruct),
+    Command("batch", "run a file of prompts/images as Ray tasks (local or cluster); retries, resumable JSONL manifest", _batch),
     Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour); JSON report", _eval),
     Command("export", "convert splats and meshes: 3DGS .ply <-> .splat, splats -> textured GLB/OBJ/PLY, mesh -> mesh", _export),
     Command("view", "browser viewer on localhost: orbit a run (live with generate --viewer), its checkpoints, or a .ply/.glb", _view),
