@@ -31,7 +31,7 @@ def make_run(path: Path, steps: tuple[int, ...] = (10, 20)) -> Path:
     from lift3d.runs import RunDir
 
     spec = GaussianScene(num_points=32, densify=None)
-    cfg = GenerateConfig(prompt="a red cube", stage=StageConfig(scene=spec, steps=max(steps)), output=path)
+    cfg = GenerateConfig(prompt="a red cube", stage=StageConfig(scene=spec, steps=max(steps, default=1)), output=path)
     run = RunDir.create(path)
     run.write_metadata(cfg, command=["lift3d", "generate", "a red cube"], seed=0)
     for i, step in enumerate(steps):

@@ -69,6 +69,11 @@ class GenerateConfig:
     checkpoint_every: int = 100
     turntable_frames: int = 24
     quiet: bool = False
+    viewer: bool = False
+    """Serve a live viewer on localhost while the run trains (step, loss, validation renders; see docs/viewer.md)."""
+    viewer_host: str = "127.0.0.1"
+    """Address of the live viewer; anything but loopback exposes it (with a warning)."""
+    viewer_port: int = 7007
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
 
@@ -133,6 +138,11 @@ def generate_one(cfg: GenerateConfig) -> Path:
         stage_index, step = state["stage"], state["step"]
         gen.set_state(state["rng"])
         run.rewind_metrics(global_step)
+    live, viewer = (None, None)
+    if cfg.viewer:
+        from lift3d.viewer.live import start_live_viewer
+
+        live, viewer = start_live_viewer(run.path, cfg.viewer_host, cfg.viewer_port)
     rig = None
     for index, stage in enumerate(stages(cfg)):
         if index < stage_index:
@@ -143,12 +153,14 @@ def generate_one(cfg: GenerateConfig) -> Path:
             load_guidance_state(guidance, state["guidance"])
         else:
             step = 0
-        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step)
+        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live)
         state = None
         if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
             del guidance
             prior = cfg.prior.build(device)
     finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames)
+    if viewer is not None:
+        viewer.close()
     return run.path
 
 
@@ -200,8 +212,9 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
 
 
 def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance, prompts, run, gen: torch.Generator,
-              step: int) -> None:
-    """The optimization loop of one stage, from ``step`` to ``stage.steps``."""
+              step: int, live=None) -> None:
+    """The optimization loop of one stage, from ``step`` to ``stage.steps``; ``live`` (a
+    :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step."""
     from lift3d.pipelines.outputs import save_validation
     from lift3d.progress import progress_bar
 
@@ -226,6 +239,8 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
                        **logs}
             run.log_metrics(offset + step, **metrics)
             bar.update(1, loss=metrics["loss"])
+            if live is not None:
+                live.publish(index, offset + step, metrics["loss"], rig)
             if step % cfg.val_every == 0 or step == stage.steps:
                 save_validation(rig, run, offset + step, stage)
             if step % cfg.checkpoint_every == 0 or step == stage.steps:

@@ -71,8 +71,11 @@ def write_turntable(rig, path: Path, frames: int, resolution: int, background) -
 
 
 def finish_run(rig, run, stage, frames: int) -> list[Path]:
-    """Turntable and exports at the end of a run."""
+    """Turntable, exports and the static ``index.html`` at the end of a run."""
     written = [write_turntable(rig, run.media_dir / "turntable.mp4", frames, max(64, stage.resolution * 2),
                                stage.background)]
     written += rig.export(run.path / "export")
-    return written
+    from lift3d.viewer.static_page import write_run_page
+
+    page = write_run_page(run.path)  # the self-contained page for sharing (mesh, splats, turntable)
+    return written + ([page] if page is not None else [])

@@ -85,6 +85,7 @@ def _splat_scene(path: Path, axes: SplatAxes):
     centre = (means * weights[:, None]).sum(0) / weights.sum().clamp_min(1e-8)
     radius = float(torch.quantile((means - centre).norm(dim=-1), 0.98)) + 1e-3
 
+    @torch.no_grad()
     def render(orbit: Orbit) -> torch.Tensor:
         return renderer(scene, orbit.cameras(tuple(centre.tolist())), WHITE).rgb[0]
 

@@ -22,7 +22,7 @@ class RunSource:
     def __init__(self, run_dir: Path, live=None) -> None:
         from lift3d.config import load_config
         from lift3d.pipelines.generate import GenerateConfig
-        from lift3d.runs import RunDir, latest_valid_checkpoint
+        from lift3d.runs import RunDir
 
         self.run = RunDir(Path(run_dir))
         self.live = live
@@ -35,13 +35,26 @@ class RunSource:
             self.cfg = load_config(GenerateConfig, path / "config.json")
         except (ValueError, KeyError, TypeError) as e:
             raise LiftError(f"{path}/config.json is not a readable generate config ({e})") from None
-        if live is None and latest_valid_checkpoint(self.run.ckpt_dir) is None:
-            raise LiftError(f"{path} has no valid checkpoint yet (half-written run?); wait for the first save, "
-                            "or resume the run")
+        if live is None:
+            self._require_checkpoint()
         self.title = f"{self.cfg.prompt!r} ({path.name})"
         self.target, self.radius = (0.0, 0.0, 0.0), 1.0
         self._cache: dict[str, tuple] = {}
         self._lock = threading.Lock()
+
+    def _require_checkpoint(self) -> None:
+        """At least one checkpoint must load and verify; else one line with the newest one's problem."""
+        from lift3d.runs import list_checkpoints, load_checkpoint
+
+        reason = "none saved yet"
+        for ckpt in reversed(list_checkpoints(self.run.ckpt_dir)):
+            try:
+                load_checkpoint(ckpt)
+                return
+            except LiftError as e:
+                reason = str(e).split(";")[0]
+        raise LiftError(f"{self.run.path} has no valid checkpoint ({reason}): a half-written run? wait for its "
+                        "first save, or resume it")
 
     def _checkpoints(self) -> list[tuple[Path, str]]:
         from lift3d.runs import list_checkpoints

@@ -128,13 +128,22 @@ def write_static_page(path: Path, title: str, glb: Path | None = None, splats: P
     return path
 
 
-def write_run_page(run_dir: Path, title: str) -> Path | None:
+def write_run_page(run_dir: Path, title: str | None = None) -> Path | None:
     """``run_dir/index.html`` from the run's ``export/mesh.glb``, ``export/splats.ply`` and turntable; None
-    when the run exported nothing to show."""
+    when the run exported nothing to show. The title defaults to the run's prompt (or folder name)."""
     run_dir = Path(run_dir)
+    title = title or _run_title(run_dir)
     media = run_dir / "media"
     video = next((p for p in (media / "turntable.mp4", media / "turntable.gif") if p.is_file()), None)
     glb, splats = run_dir / "export" / "mesh.glb", run_dir / "export" / "splats.ply"
     if not (glb.is_file() or splats.is_file() or video is not None):
         return None
     return write_static_page(run_dir / "index.html", title, glb, splats, video)
+
+
+def _run_title(run_dir: Path) -> str:
+    try:
+        prompt = json.loads((run_dir / "config.json").read_text())["config"]["prompt"]
+    except (OSError, ValueError, KeyError, TypeError):
+        prompt = None
+    return prompt if isinstance(prompt, str) and prompt.strip() else run_dir.name
