@@ -105,22 +105,43 @@ def sample_batch(cfg: TrainReconConfig, num_objects: int, num_views: int, gen: t
 
 def train_recon(cfg: TrainReconConfig) -> Path:
     """Train (or resume) and return the run folder."""
+    return fit_recon(cfg)[0]
+
+
+def fit_recon(cfg: TrainReconConfig) -> tuple[Path, torch.nn.Module]:
+    """Train (or resume); returns the run folder and this process's trained model.
+
+    Under ``accelerate launch`` (``--accelerate``, DDP) every process draws the same global batch of
+    ``batch_size`` from the shared data generator and trains on its own equal slice of it, so N processes
+    see exactly the data of one process with the same global batch; DDP averages the gradients, and
+    the logged metrics are means over all processes. Only the main process creates the run folder,
+    renders the data cache and writes metrics and checkpoints; every process resumes from the newest
+    checkpoint. Torch's global RNG is seeded ``seed + process index`` after the (identical) model init.
+    """
     from lift3d.progress import progress_bar
     from lift3d.recon.data import load_recon_data, render_recon_data, save_recon_data
     from lift3d.renderers.gaussians import GaussianRenderer
     from lift3d.runs import RunDir
+    from lift3d.train.distributed import Distributed
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.views_per_step < 1 or cfg.views_per_step > cfg.data.views + 1:
         raise ValueError(f"views_per_step must be in [1, data.views + 1 = {cfg.data.views + 1}]")
-    run = RunDir.create(cfg.output, name="train-recon", resume=cfg.resume, overwrite=cfg.overwrite)
+    dist = Distributed.start(cfg.accelerate, cfg.batch_size)
+
+    def create_run() -> RunDir:
+        run = RunDir.create(cfg.output, name="train-recon", resume=cfg.resume, overwrite=cfg.overwrite)
+        if not (run.path / "recon_data.safetensors").is_file():
+            save_recon_data(render_recon_data(cfg.data, generator=torch.Generator().manual_seed(cfg.seed)),
+                            run.path / "recon_data.safetensors")
+        return run
+
+    run = dist.main_creates(create_run)
     torch.manual_seed(cfg.seed)
     model = cfg.architecture.build()
-    data_path = run.path / "recon_data.safetensors"
-    if not data_path.is_file():
-        save_recon_data(render_recon_data(cfg.data, generator=torch.Generator().manual_seed(cfg.seed)), data_path)
-    data = load_recon_data(data_path)
+    dist.seed_process(cfg.seed)
+    data = load_recon_data(run.path / "recon_data.safetensors")
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(optim, _lr_lambda(cfg))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
@@ -132,24 +153,19 @@ def train_recon(cfg: TrainReconConfig) -> Path:
         optim.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["rng"])
-        run.rewind_metrics(step)
-    else:
+        if dist.is_main:
+            run.rewind_metrics(step)
+    elif dist.is_main:
         run.write_metadata(cfg, seed=cfg.seed)
-    accelerator = None
-    if cfg.accelerate:
-        from accelerate import Accelerator
-
-        accelerator = Accelerator()
+    accelerator = dist.accelerator
+    if accelerator is not None:
         model, optim = accelerator.prepare(model, optim)
         data = type(data)(*(t.to(accelerator.device) for t in vars(data).values()))
     renderer = GaussianRenderer()
     core = model if accelerator is None else accelerator.unwrap_model(model)
-    main_process = accelerator is None or accelerator.is_main_process
-    with progress_bar("train-recon", cfg.steps, completed=step, quiet=cfg.quiet or not main_process) as bar:
+    with progress_bar("train-recon", cfg.steps, completed=step, quiet=cfg.quiet or not dist.is_main) as bar:
         while step < cfg.steps:
-            batch = sample_batch(cfg, data.shade.shape[0], data.shade.shape[1], gen)
-            if accelerator is not None:
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            batch = dist.shard(sample_batch(cfg, data.shade.shape[0], data.shade.shape[1], gen))
             loss, logs = train_step(model, batch, data, renderer, cfg)
             optim.zero_grad(set_to_none=True)
             loss.backward() if accelerator is None else accelerator.backward(loss)
@@ -157,15 +173,18 @@ def train_recon(cfg: TrainReconConfig) -> Path:
             optim.step()
             sched.step()
             step += 1
-            if main_process:
+            logs = dist.mean(logs)
+            logs["psnr"] = -10 * math.log10(max(logs["mse"], 1e-10))
+            if dist.is_main:
                 run.log_metrics(step, lr=sched.get_last_lr()[0], **logs)
                 bar.update(1, loss=logs["loss"], psnr=logs["psnr"])
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                     run.save(step, {"model": core.state_dict(), "optim": optim.state_dict(),
                                     "sched": sched.state_dict(), "rng": gen.get_state()})
-    if cfg.export_to is not None and main_process:
+    if cfg.export_to is not None and dist.is_main:
         core.save_pretrained(cfg.export_to)
-    return run.path
+    dist.wait()
+    return run.path, core
 
 
 def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
@@ -178,4 +197,4 @@ def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
 if __name__ == "__main__":  # accelerate launch -m lift3d.recon.train --accelerate ...
     main(sys.argv[1:], prog="python -m lift3d.recon.train")
 
-__all__ = ["RECON_TINY_DIR", "TrainReconConfig", "chamfer_loss", "train_recon", "main"]
+__all__ = ["RECON_TINY_DIR", "TrainReconConfig", "chamfer_loss", "fit_recon", "train_recon", "main"]
