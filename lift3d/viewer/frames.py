@@ -32,7 +32,7 @@ def encode_png(image: torch.Tensor) -> bytes:
 class FrameRenderer:
     """Renders one frame at a time (a lock keeps concurrent requests from piling up CPU work)."""
 
-    def __init__(self, source: Source, duty: float = 0.05) -> None:
+    def __init__(self, source: Source, duty: float = 0.03) -> None:
         self.source, self.duty = source, duty
         self._lock = threading.Lock()
         self._last: tuple[tuple, bytes] | None = None

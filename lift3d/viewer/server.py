@@ -51,7 +51,7 @@ class ViewerServer:
     """
 
     def __init__(self, source: Source, host: str = "127.0.0.1", port: int = 7007, idle_timeout: float | None = None,
-                 duty: float = 0.05) -> None:
+                 duty: float = 0.03) -> None:
         self.source, self.host, self.idle_timeout = source, host, idle_timeout
         try:
             self.httpd = (_HTTPServer6 if ":" in host else _HTTPServer)((host, port), _Handler)
