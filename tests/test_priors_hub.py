@@ -109,3 +109,14 @@ def test_allow_patterns_fetch_component_weights_only() -> None:
                              "tokenizer/spiece.model"}
     assert {f for f in fetched("fp16") if f.endswith(".safetensors")} == {
         "unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.fp16.safetensors"}
+
+
+def test_lazy_exports_resolve_to_the_defining_modules() -> None:
+    import importlib
+
+    import lift3d.priors as priors
+
+    for name, module in priors._LAZY.items():
+        assert getattr(priors, name) is getattr(importlib.import_module(module), name), name
+    with pytest.raises(AttributeError):
+        priors.NotAPrior  # noqa: B018
