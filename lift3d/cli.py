@@ -37,6 +37,12 @@ def _train_prior(argv: list[str]) -> None:
     main(argv, prog="lift3d train-prior")
 
 
+def _train_reward(argv: list[str]) -> None:
+    from lift3d.train.reward import main
+
+    main(argv, prog="lift3d train-reward")
+
+
 def _generate(argv: list[str]) -> None:
     from lift3d.pipelines.generate import main
 
@@ -95,6 +101,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("export", "convert splats and meshes: 3DGS .ply <-> .splat, splats -> textured GLB/OBJ/PLY, mesh -> mesh", _export),
     Command("view", "browser viewer on localhost: orbit a run (live with generate --viewer), its checkpoints, or a .ply/.glb", _view),
     Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
+    Command("train-reward", "train the bundled contrastive text-image reward model (tiny CLIP; resumable)", _train_reward),
     Command("train-recon", "train the bundled image-to-3D reconstruction model (resumable; accelerate launch for DDP)", _train_recon),
     Command("make-dataset", "write procedural multi-view dataset shards (RGB, alpha, depth, normals, cameras, captions)", _make_dataset),
     Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),

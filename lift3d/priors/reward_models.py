@@ -4,7 +4,8 @@ Both implement :class:`lift3d.priors.rewards.RewardModel` (``[B, H, W, 3]`` in [
 reward-weighted guidance and for evaluation.
 
 * CLIP score: :class:`lift3d.priors.rewards.CLIPReward` on a transformers ``CLIPModel`` folder
-  (``openai/clip-vit-large-patch14`` layout: ``config.json``, ``model.safetensors``, tokenizer files).
+  (``openai/clip-vit-large-patch14`` layout: ``config.json``, ``model.safetensors``, tokenizer files);
+  by default the bundled 32 px model (:mod:`lift3d.priors.bundled_reward`, same layout).
 * LAION aesthetic predictor v2 ("improved-aesthetic-predictor", C. Schuhmann, LAION 2022): an MLP
   ``768 -> 1024 -> 128 -> 64 -> 16 -> 1`` (dropouts between the first four) on L2-normalised CLIP
   ViT-L/14 image embeddings, predicting a 1-10 rating. Parameter names are the released ones
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from lift3d.priors.base import Conditions
+from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR
 from lift3d.priors.hub import resolve_model
 from lift3d.priors.rewards import CLIP_MEAN, CLIP_STD, CLIPReward
 from lift3d.types import LiftError
@@ -75,8 +77,11 @@ class AestheticReward:
         return self.head(feats.to(self.head.layers[0].weight))
 
 
-def load_clip(spec: str, device: str = "cpu") -> tuple[Any, Any]:
-    """(CLIPModel, CLIPTokenizer) from a hub id or local transformers folder (safetensors only)."""
+def load_clip(spec: str | os.PathLike[str] = BUNDLED_REWARD_DIR, device: str = "cpu") -> tuple[Any, Any]:
+    """(CLIPModel, CLIPTokenizer) from a hub id or local transformers folder (safetensors only).
+
+    The default is the bundled reward model's folder (:data:`lift3d.priors.bundled_reward.BUNDLED_REWARD_DIR`).
+    """
     from transformers import CLIPModel, CLIPTokenizer
 
     folder = resolve_model(spec, "CLIP reward model", required=("config.json",))
@@ -84,10 +89,15 @@ def load_clip(spec: str, device: str = "cpu") -> tuple[Any, Any]:
     return model, CLIPTokenizer.from_pretrained(folder)
 
 
-def load_clip_reward(prompt: str, model: str = "openai/clip-vit-large-patch14", device: str = "cpu") -> CLIPReward:
-    """CLIP score of images against ``prompt`` with CLIP ``model`` (hub id or local folder)."""
+def load_clip_reward(prompt: str, model: str | os.PathLike[str] = BUNDLED_REWARD_DIR,
+                     device: str = "cpu") -> CLIPReward:
+    """CLIP score of images against ``prompt`` with CLIP ``model`` (hub id or local folder).
+
+    The default is the bundled 32 px reward model trained on the procedural world
+    (:mod:`lift3d.priors.bundled_reward`); pass e.g. ``"openai/clip-vit-large-patch14"`` for real CLIP.
+    """
     clip, tokenizer = load_clip(model, device)
-    ids = tokenizer([prompt], padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+    ids = tokenizer([prompt.lower()], padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors="pt").input_ids.to(device)
     return CLIPReward(clip, ids)
 
