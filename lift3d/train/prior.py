@@ -4,7 +4,9 @@ Objective: DDPM epsilon prediction ("Denoising Diffusion Probabilistic Models", 
 squared-cosine schedule ("Improved DDPM", arXiv 2102.09672), Min-SNR-gamma loss weighting ("Efficient
 Diffusion Training via Min-SNR Weighting Strategy", arXiv 2303.09556), 10 % caption dropout for
 classifier-free guidance (arXiv 2207.12598), EMA weights exported. The text encoder trains jointly.
-Checkpoints are atomic and resume bit-exactly (model, EMA, optimizer and RNG state).
+Checkpoints are atomic and resume bit-exactly (model, EMA, optimizer and RNG state). Under
+``accelerate launch`` (``--accelerate``, DDP) the processes split each global batch of ``batch_size``
+(see :mod:`lift3d.train.distributed`); only the main process writes the run folder.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class TrainPriorConfig:
     checkpoint_every: int = 100
     threads: int = 0
     """torch threads (0 keeps torch's default)."""
+    accelerate: bool = False
+    """Use accelerate.Accelerator (for ``accelerate launch``: data-parallel over processes/GPUs)."""
     data: PriorDataConfig = field(default_factory=PriorDataConfig)
     architecture: BundledArchitecture = field(default_factory=BundledArchitecture)
     resume: bool = False
@@ -83,16 +87,26 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     from lift3d.priors.bundled import build_tokenizer, camera_condition_from_angles, caption_vocabulary
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
+    from lift3d.train.distributed import Distributed
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.export_only:
         return export_run(cfg)
-    run = RunDir.create(cfg.output, name="train-prior", resume=cfg.resume, overwrite=cfg.overwrite)
+    dist = Distributed.start(cfg.accelerate, cfg.batch_size)
+
+    def create_run() -> RunDir:
+        run = RunDir.create(cfg.output, name="train-prior", resume=cfg.resume, overwrite=cfg.overwrite)
+        if dist.world > 1:  # render the data cache once, before the other processes load it
+            _load_or_render(run, cfg, torch.Generator().manual_seed(cfg.seed))
+        return run
+
+    run = dist.main_creates(create_run)
     arch = cfg.architecture
     tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
     torch.manual_seed(cfg.seed)
     unet, text_encoder, scheduler = arch.unet(), arch.text_encoder(len(tokenizer)), arch.scheduler()
+    dist.seed_process(cfg.seed)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     data: PriorData = _load_or_render(run, cfg, data_gen)
     captions = _caption_table(cfg, tokenizer, data.families)
@@ -119,12 +133,18 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
         sched.load_state_dict(state["sched"])
         ema = {k: v.clone() for k, v in state["ema"].items()}
         gen.set_state(state["rng"])
-        run.rewind_metrics(step)
-    else:
+        if dist.is_main:
+            run.rewind_metrics(step)
+    elif dist.is_main:
         run.write_metadata(cfg, seed=cfg.seed)
+    unet_run, text_run, device = unet, text_encoder, torch.device("cpu")
+    if dist.accelerator is not None:
+        unet_run, text_run, optim = dist.accelerator.prepare(unet, text_encoder, optim)
+        device = dist.accelerator.device
+        ema = {k: v.to(device) for k, v in ema.items()}
 
     N, B = data.shade.shape[0], cfg.batch_size
-    with progress_bar("train-prior", cfg.steps, completed=step, quiet=cfg.quiet) as bar:
+    with progress_bar("train-prior", cfg.steps, completed=step, quiet=cfg.quiet or not dist.is_main) as bar:
         while step < cfg.steps:
             idx = torch.randint(0, N, (B,), generator=gen)
             col = torch.randint(0, colours.shape[0], (B,), generator=gen)
@@ -132,6 +152,10 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             drop = torch.rand(B, generator=gen) < cfg.caption_dropout
             t = torch.randint(0, acp.shape[0], (B,), generator=gen)
             noise = torch.randn(B, 3, arch.resolution, arch.resolution, generator=gen)
+            if dist.world > 1:  # this process's slice of the global batch
+                part = dist.shard({"idx": idx, "col": col, "variant": variant, "drop": drop, "t": t, "noise": noise})
+                idx, col, variant, drop, t, noise = (part[k].cpu() for k in ("idx", "col", "variant", "drop", "t",
+                                                                             "noise"))
             ids = captions[data.family[idx], col, variant]
             ids = torch.where(drop[:, None], uncond_ids[None], ids)
             x0 = data.images(idx, colours[col]).permute(0, 3, 1, 2) * 2 - 1
@@ -139,25 +163,30 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             s = (1 - acp[t]).sqrt()[:, None, None, None]
             x_t = a * x0 + s * noise
             cam = camera_condition_from_angles(data.elevation[idx], data.azimuth[idx])
-            text = text_encoder(ids).last_hidden_state
-            eps = unet(x_t, t, encoder_hidden_states=text, class_labels=cam).sample
-            per_sample = ((eps - noise) ** 2).mean(dim=(1, 2, 3))
-            loss = (loss_weight[t] * per_sample).mean()
+            text = text_run(ids.to(device)).last_hidden_state
+            eps = unet_run(x_t.to(device), t.to(device), encoder_hidden_states=text, class_labels=cam.to(device)).sample
+            per_sample = ((eps - noise.to(device)) ** 2).mean(dim=(1, 2, 3))
+            loss = (loss_weight[t].to(device) * per_sample).mean()
             optim.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward() if dist.accelerator is None else dist.accelerator.backward(loss)
             torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
             optim.step()
             sched.step()
             step += 1
             _ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
-            run.log_metrics(step, loss=loss.item(), mse=per_sample.mean().item())
-            bar.update(1, loss=loss.item())
+            logs = dist.mean({"loss": loss.item(), "mse": per_sample.mean().item()})
+            if not dist.is_main:
+                continue
+            run.log_metrics(step, **logs)
+            bar.update(1, loss=logs["loss"])
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 run.save(step, {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(),
                                 "optim": optim.state_dict(), "sched": sched.state_dict(), "ema": ema,
                                 "rng": gen.get_state()})
-    if cfg.export_to is not None:
-        export_ema(ema, arch, tokenizer, scheduler, cfg.export_to, extra={"train_steps": step, "seed": cfg.seed})
+    if cfg.export_to is not None and dist.is_main:
+        export_ema({k: v.cpu() for k, v in ema.items()}, arch, tokenizer, scheduler, cfg.export_to,
+                   extra={"train_steps": step, "seed": cfg.seed})
+    dist.wait()
     return run.path
 
 
