@@ -11,7 +11,8 @@ from lift3d.export.splats import SplatAxes
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """Orbit a run's scene (any checkpoint, any stage) or an exported splat/mesh file in the browser."""
+    """Orbit a run's scene (any checkpoint, any stage) or an exported splat/mesh file in the browser:
+    lift3d view RUN_DIR|FILE [--port N] [--host ADDR] (the path may come first, without --path)."""
 
     path: Path
     """A run folder (from lift3d generate; a reconstruct run shows its exports), a 3DGS .ply/.splat, or a .glb/.gltf/.obj/.ply mesh."""
