@@ -49,7 +49,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     """One DDP process: train-recon for 2 steps, then resume to 4 (saving this process's parameters and
     seed for the test); the same for train-prior."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world), ACCELERATE_USE_CPU="true")
+                      WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     fit_recon(_cfg(Path(out) / "run", 2, accelerate=True))
     _, model = fit_recon(_cfg(Path(out) / "run", 4, accelerate=True, resume=True))

@@ -1,9 +1,11 @@
-"""The batch manifest: ``manifest.jsonl``, one JSON record per finished attempt of a job, appended (and
-flushed to disk) as results arrive, so an interrupted batch loses nothing it finished.
+"""The batch manifest: ``manifest.jsonl``, one JSON record each time a job ends (done, or failed once its
+retries are used up), appended and flushed to disk as results arrive, so an interrupted batch loses
+nothing it finished.
 
 A record: ``job`` (id), ``kind``, ``spec`` (the row), ``status`` (``done`` or ``failed``), ``outputs``
 (run folders, relative to the batch folder), ``files`` (exports), ``metrics`` (one dict per run folder),
-``attempts``, ``started``/``finished`` (Unix time), ``seconds``, ``host``, ``pid``, ``device``, ``error``.
+``attempts``, ``started``/``finished`` (Unix time), ``seconds``, ``host``, ``pid``, ``device``,
+``peak_rss_mb`` (of the worker process so far), ``error``.
 A job is finished when its newest record is ``done`` and its run folders still exist.
 """
 

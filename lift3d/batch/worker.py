@@ -75,6 +75,13 @@ def _device_name() -> str:
     return f"cuda:{torch.cuda.get_device_name()}" if torch.cuda.is_available() else "cpu"
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this worker process so far (Linux reports KiB), in MiB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def run_job(job: BatchJob) -> dict[str, Any]:
     """Run ``job`` and return its manifest record. Bad input (:class:`LiftError`) gives a ``failed`` record
     at once, since retrying cannot fix it; other exceptions propagate, for Ray to retry the task."""
@@ -101,7 +108,8 @@ def run_job(job: BatchJob) -> dict[str, Any]:
             "outputs": [str(r.relative_to(job.root)) for r in runs],
             "files": [str(p.relative_to(job.root)) for p in files], "metrics": metrics, "attempts": attempt,
             "started": started, "finished": finished, "seconds": round(finished - started, 3),
-            "host": socket.gethostname(), "pid": os.getpid(), "device": _device_name(), "error": None}
+            "host": socket.gethostname(), "pid": os.getpid(), "device": _device_name(), "peak_rss_mb": _peak_rss_mb(),
+            "error": None}
 
 
 def failed_record(job: BatchJob, error: BaseException) -> dict[str, Any]:
@@ -109,7 +117,7 @@ def failed_record(job: BatchJob, error: BaseException) -> dict[str, Any]:
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return {"job": job.id, "kind": job.kind, "spec": job.spec, "status": "failed", "outputs": [], "files": [],
             "metrics": [], "attempts": attempts(job), "started": None, "finished": time.time(), "seconds": None,
-            "host": None, "pid": None, "device": None,
+            "host": None, "pid": None, "device": None, "peak_rss_mb": None,
             "error": f"{type(error).__name__}: {lines[-1] if lines else ''}"}
 
 

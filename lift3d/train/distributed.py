@@ -32,9 +32,16 @@ class Distributed:
         """Create the ``accelerate.Accelerator`` (joins the process group under ``accelerate launch``)."""
         if not use_accelerate:
             return cls(None)
+        import os
+
         from accelerate import Accelerator
 
-        dist = cls(Accelerator())
+        # without CUDA, cpu=True makes launched processes join one gloo group (else each trains alone)
+        dist = cls(Accelerator(cpu=not torch.cuda.is_available()))
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if dist.world != launched:
+            raise LiftError(f"launched {launched} processes but accelerate formed a group of {dist.world}; "
+                            "check the launch command (docs/scale.md)")
         if global_batch % dist.world:
             raise LiftError(f"--batch-size {global_batch} is the global batch; it must be divisible by the "
                             f"{dist.world} processes")
