@@ -1,5 +1,6 @@
 """lift3d batch on one local Ray instance (2 CPUs): outputs and manifest agree; a job whose worker is
-killed is retried by Ray and completes (resuming its checkpoint); a second run does no work."""
+killed is retried by Ray and completes (resuming its checkpoint); a job that keeps raising fails after a
+bounded number of attempts, bad input inside a job after one; a second run does no work."""
 
 from __future__ import annotations
 
@@ -106,10 +107,15 @@ def _kill_when_checkpointed(folder: Path, killed: list[int], stop: threading.Eve
 def test_killed_worker_is_retried_and_completes(tiny_bundled_prior: Path, tmp_path: Path) -> None:
     rows = [{"prompt": "a red torus", "args": _tiny(tiny_bundled_prior, 60)},
             {"prompt": "a yellow cube", "args": _tiny(tiny_bundled_prior)},
-            {"image": "missing-model.png", "mode": "feedforward", "args": ["--model", str(tmp_path / "nowhere")]}]
+            {"image": "missing-model.png", "mode": "feedforward", "args": ["--model", str(tmp_path / "nowhere")]},
+            {"image": "corrupt-model.png", "mode": "feedforward", "args": ["--model", str(tmp_path / "corrupt")]}]
     _image(tmp_path / "missing-model.png")
-    cfg = BatchConfig(jobs=_jsonl(tmp_path / "jobs.jsonl", rows), output=tmp_path / "out", retries=1, quiet=True)
-    (victim, other, broken), manifest = plan(cfg)
+    _image(tmp_path / "corrupt-model.png")
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "config.json").write_text("{not json")
+    cfg = BatchConfig(jobs=_jsonl(tmp_path / "jobs.jsonl", rows), output=tmp_path / "out", retries=1, evaluate=True,
+                      quiet=True)
+    (victim, other, broken, corrupt), manifest = plan(cfg)
     killed: list[int] = []
     stop = threading.Event()
     killer = threading.Thread(target=_kill_when_checkpointed, args=(victim.folder, killed, stop), daemon=True)
@@ -120,7 +126,7 @@ def test_killed_worker_is_retried_and_completes(tiny_bundled_prior: Path, tmp_pa
         stop.set()
         killer.join()
     assert len(killed) == 1, "the victim finished before it could be killed"
-    assert (result.done, result.failed) == (2, 1)
+    assert (result.done, result.failed) == (2, 2)
     latest = manifest.latest()
     r = latest[victim.id]
     assert r["status"] == "done" and r["attempts"] == 2 and r["pid"] != killed[0]
@@ -129,9 +135,15 @@ def test_killed_worker_is_retried_and_completes(tiny_bundled_prior: Path, tmp_pa
     run = tmp_path / "out" / r["outputs"][0]
     assert _steps(run) == list(range(1, 61))  # resumed from its checkpoint, metrics rewound, no step twice
     assert latest[other.id]["status"] == "done" and latest[other.id]["attempts"] == 1
+    for record in (r, latest[other.id]):  # --evaluate: scored against the procedural ground truth
+        m = record["metrics"][0]
+        assert 0.0 <= m["iou"] <= 1.0 and isinstance(m["retrieval_correct"], bool) and "colour_correct" in m
     # bad input inside a job is not retried: one attempt, one clear error
     b = latest[broken.id]
     assert b["status"] == "failed" and b["attempts"] == 1 and "no reconstruction model" in b["error"]
+    # any other exception is retried by Ray, a bounded number of times (--retries 1: two attempts)
+    c = latest[corrupt.id]
+    assert c["status"] == "failed" and c["attempts"] == 2 and c["error"].startswith("RayTaskError")
     assert manifest.finished() == {victim.id, other.id}
     # a record cut short by a crash mid-write is ignored, not fatal
     with open(manifest.path, "a") as f:

@@ -24,7 +24,8 @@ from lift3d.types import LiftError
 
 @dataclass(frozen=True)
 class BatchConfig:
-    """Run many generate/reconstruct jobs on a Ray cluster (or a local Ray instance)."""
+    """Run many generate/reconstruct jobs on a Ray cluster (or a local Ray instance). Usage: lift3d batch JOBS
+    [options] [-- options for every job's lift3d generate / lift3d reconstruct]."""
 
     jobs: Path = Path("")
     """Prompts .txt (one per line), or a .csv / .jsonl of prompt, image, preset, mode, seed (and args)."""
@@ -37,6 +38,7 @@ class BatchConfig:
     workers: int = 0
     """Local instance only: concurrent jobs (CPUs given to Ray = workers * cpus-per-job); 0: all cores."""
     cpus_per_job: int = 1
+    """CPUs each task requests (and torch threads in the job)."""
     gpus_per_job: float | None = None
     """GPUs each task requests; default 1 when the cluster has GPUs, else 0."""
     retries: int = 2
@@ -44,6 +46,7 @@ class BatchConfig:
     evaluate: bool = False
     """Score text jobs against the procedural ground truth (metrics iou, retrieval, colour, chamfer)."""
     quiet: bool = False
+    """No progress bar and no worker log lines."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,11 @@ def main(argv: list[str], prog: str = "lift3d batch") -> None:
     cfg = tyro.cli(Annotated[BatchConfig, tyro.conf.arg()], args=argv, prog=prog)
     if not str(cfg.jobs) or str(cfg.jobs) == ".":
         raise LiftError("no jobs file; usage: lift3d batch prompts.txt [-- generate options]")
-    r = run_batch(cfg, tuple(shared))
+    try:
+        r = run_batch(cfg, tuple(shared))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; rerun the same command to continue (finished jobs are kept)", file=sys.stderr)
+        raise SystemExit(130) from None
     print(f"batch: {r.total} jobs: {r.done} done, {r.skipped} skipped (already done), {r.failed} failed "
           f"in {r.seconds:.1f} s; manifest {r.manifest}", file=sys.stderr)
     if r.failed:
