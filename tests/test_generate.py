@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate, main
 from lift3d.pipelines.presets import PRESETS
 from lift3d.pipelines.prior_specs import BundledPriorSpec
@@ -26,7 +27,7 @@ GAUSS = GaussianScene(num_points=300, init_opacity=0.5,
 def _cfg(prior: Path, out: Path, steps: int = 3, scene=FIELD, **kw) -> GenerateConfig:
     stage = StageConfig(scene=scene, steps=steps, resolution=16, views_per_step=2)
     return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
-                          val_every=2, checkpoint_every=2, turntable_frames=4, **kw)
+                          val_every=2, checkpoint_every=2, turntable_frames=4, asset=AssetOptions(texture_size=0), **kw)
 
 
 def test_generate_runs_and_writes_outputs(tiny_bundled_prior: Path, tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def test_every_preset_runs_three_steps(name: str, tiny_bundled_prior: Path, tmp_
 
     cfg = replace(cfg, prompt="a green torus", prior=BundledPriorSpec(tiny_bundled_prior), stage=shrink(cfg.stage),
                   refine=None if cfg.refine is None else shrink(cfg.refine), output=tmp_path / name, quiet=True,
-                  turntable_frames=2)
+                  turntable_frames=2, asset=AssetOptions(texture_size=0))
     (run,) = generate(cfg)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3 * (1 + (cfg.refine is not None))

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from test_recon_model import TINY
 
+from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.reconstruct import OptimizeConfig, ReconstructConfig, main, optimize_gaussians, reconstruct
 from lift3d.pipelines.rigs import Regularizers
 from lift3d.recon.camera import input_camera
@@ -70,7 +71,8 @@ def test_anchor_keeps_means_near_init(reference) -> None:
 
 def _run(files, tmp_path, mode, **kw):
     cfg = ReconstructConfig(image=files / "cube.png", mode=mode, model=files / "model", resolution=16,
-                            turntable_frames=2, quiet=True, output=tmp_path / mode.replace("+", "_"), **kw)
+                            turntable_frames=2, quiet=True, output=tmp_path / mode.replace("+", "_"),
+                            asset=AssetOptions(texture_size=0), **kw)
     return reconstruct(cfg)
 
 

@@ -19,6 +19,7 @@ from browser import assert_object_centred, mean_abs_diff
 from viewer_fixtures import make_run, two_blobs
 
 from lift3d.cli import main as cli_main
+from lift3d.export.asset import AssetOptions
 from lift3d.types import LiftError
 from lift3d.viewer.frames import FrameRenderer
 from lift3d.viewer.orbit import Orbit
@@ -204,7 +205,7 @@ def test_generate_with_viewer_serves_the_live_scene(tiny_bundled_prior, tmp_path
     stage = StageConfig(scene=GaussianScene(num_points=200, densify=None), steps=3, resolution=16, views_per_step=1)
     cfg = GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(tiny_bundled_prior), stage=stage,
                          output=tmp_path / "run", quiet=True, val_every=1, checkpoint_every=1, turntable_frames=2,
-                         viewer=True, viewer_port=0)
+                         viewer=True, viewer_port=0, asset=AssetOptions(texture_size=0))
     (run,) = generate(cfg)
     status = seen["state"]["status"]
     assert status["step"] == 2 and status["running"] and np.isfinite(status["loss"])

@@ -1,7 +1,8 @@
 """``lift3d export``: convert scene files between DCC formats (splats <-> meshes, mesh <-> mesh).
 
-Works on plain files today (a 3DGS ``.ply`` or ``.splat``, a mesh ``.glb``/``.obj``/``.ply``); exporting
-a run directory or checkpoint is wired by the top-level CLI once scenes serialise.
+Works on plain files (a 3DGS ``.ply`` or ``.splat``, a mesh ``.glb``/``.obj``/``.ply``) and on run folders
+of ``lift3d generate`` / ``lift3d reconstruct``: the newest valid checkpoint is loaded into its scene rig and
+exported as a textured mesh, as splats (Gaussian scenes) or as a turntable video rendered by lift3d.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class ExportConfig:
     """Convert one scene file to another format."""
 
     scene: Path
-    """Input file: 3DGS splat ``.ply`` or ``.splat``, or a mesh ``.glb``/``.obj``/``.ply``."""
+    """Input: a run folder, a 3DGS splat ``.ply`` or ``.splat``, or a mesh ``.glb``/``.obj``/``.ply``."""
     format: ExportFormat = "glb"
     """Output format: meshes glb|obj|ply, splats splat-ply|splat, or a turntable video."""
     output: Path | None = None
@@ -39,7 +40,11 @@ class ExportConfig:
     target_faces: int = 20000
     """Face budget for splat -> mesh (quadric decimation before UV unwrapping)."""
     texture_size: int = 1024
-    """Baked base-colour texture size for splat -> mesh (glb/obj)."""
+    """Baked base-colour texture size for splat -> mesh and run -> mesh (glb/obj); 0 keeps vertex colours."""
+    frames: int = 48
+    """Turntable frames (``--format video`` of a run folder)."""
+    video_resolution: int = 256
+    """Turntable frame size in pixels."""
 
 
 def _is_splat(path: Path) -> bool:
@@ -63,18 +68,68 @@ def _output_path(cfg: ExportConfig) -> Path:
     return out
 
 
+def _run_output(cfg: ExportConfig) -> Path:
+    if cfg.output is not None:
+        return cfg.output
+    name = {"splat-ply": "splats_y_down.ply" if cfg.splat_axes == "y_down" else "splats_z_up.ply"}.get(
+        cfg.format, "asset" + SUFFIX[cfg.format])
+    return cfg.scene / "export" / name
+
+
+def export_run(cfg: ExportConfig) -> list[Path]:
+    """Export a run folder's newest valid checkpoint (mesh, splats or turntable video)."""
+    from lift3d.export.formats import save_mesh
+    from lift3d.export.splats import SplatData, save_3dgs_ply, save_splat
+    from lift3d.pipelines.load import load_generate_run
+
+    if cfg.format not in SUFFIX:
+        raise LiftError(f"unknown format {cfg.format!r}; choose one of {list(SUFFIX)}.")
+    out = _run_output(cfg)
+    if out.exists() and not cfg.overwrite:
+        raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
+    _, rig = load_generate_run(cfg.scene)
+    if cfg.format == "video":
+        import torch
+
+        from lift3d.export.video import save_video
+        from lift3d.sampling import turntable
+
+        cams = turntable(cfg.frames, cfg.video_resolution, elevation_deg=20.0).to(rig.scene_device)
+        with torch.no_grad():
+            frames = [rig.render(cams[i], (1.0, 1.0, 1.0), None).rgb[0] for i in range(cfg.frames)]
+        return [save_video(frames, out, overwrite=cfg.overwrite)]
+    if cfg.format in ("splat-ply", "splat"):
+        from lift3d.scenes.gaussians import Gaussians
+
+        scene = getattr(rig, "scene", None)
+        if not isinstance(scene, Gaussians):
+            raise LiftError(f"{cfg.scene} holds a {type(scene).__name__} scene, not Gaussians; export it as glb/obj/ply.")
+        splats = SplatData.from_gaussians(scene)
+        if cfg.format == "splat":
+            return [save_splat(splats, out, cfg.splat_axes, cfg.overwrite)]
+        return [save_3dgs_ply(splats, out, cfg.sh_degree, cfg.splat_axes, cfg.overwrite)]
+    try:
+        mesh = rig.asset(cfg.target_faces, cfg.texture_size)
+    except ValueError as e:
+        raise LiftError(f"{cfg.scene} has no surface to export yet ({e}).") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return save_mesh(mesh, out, cfg.overwrite)
+
+
 def run_export(cfg: ExportConfig) -> list[Path]:
     """Do the conversion described by ``cfg``; returns the written files."""
     from lift3d.export import pipeline
     from lift3d.export.formats import load_mesh, save_mesh
     from lift3d.export.splats import load_3dgs_ply, load_splat, save_3dgs_ply, save_splat
 
+    if cfg.scene.is_dir():
+        return export_run(cfg)
     if not cfg.scene.is_file():
         raise LiftError(f"scene file {cfg.scene} does not exist.")
     if cfg.format not in SUFFIX:
         raise LiftError(f"unknown format {cfg.format!r}; choose one of {list(SUFFIX)}.")
     if cfg.format == "video":
-        raise LiftError("--format video needs a scene renderer; export a run directory (lift3d export --run DIR).")
+        raise LiftError("--format video renders a scene: pass a run folder (lift3d export RUN_DIR --format video).")
     out = _output_path(cfg)
     if out.exists() and not cfg.overwrite:
         raise LiftError(f"{out} already exists; pass --overwrite to replace it.")

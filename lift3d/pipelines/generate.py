@@ -17,6 +17,7 @@ from typing import Annotated
 import torch
 
 from lift3d.config import choice
+from lift3d.export.asset import AssetOptions
 from lift3d.guidance import VSD, GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
@@ -68,6 +69,8 @@ class GenerateConfig:
     val_every: int = 100
     checkpoint_every: int = 100
     turntable_frames: int = 24
+    asset: AssetOptions = AssetOptions()
+    """The exported mesh: face budget and baked texture size."""
     quiet: bool = False
     viewer: bool = False
     """Serve a live viewer on localhost while the run trains (step, loss, validation renders; see docs/viewer.md)."""
@@ -158,7 +161,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
         if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
             del guidance
             prior = cfg.prior.build(device)
-    finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames)
+    finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames, cfg.asset)
     if viewer is not None:
         viewer.close()
     return run.path

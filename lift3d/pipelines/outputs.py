@@ -70,11 +70,11 @@ def write_turntable(rig, path: Path, frames: int, resolution: int, background) -
     return path
 
 
-def finish_run(rig, run, stage, frames: int) -> list[Path]:
-    """Turntable, exports and the static ``index.html`` at the end of a run."""
+def finish_run(rig, run, stage, frames: int, asset=None) -> list[Path]:
+    """Turntable, exports (``asset``: :class:`lift3d.export.asset.AssetOptions`) and ``index.html``."""
     written = [write_turntable(rig, run.media_dir / "turntable.mp4", frames, max(64, stage.resolution * 2),
                                stage.background)]
-    written += rig.export(run.path / "export")
+    written += rig.export(run.path / "export", asset)
     from lift3d.viewer.static_page import write_run_page
 
     page = write_run_page(run.path)  # the self-contained page for sharing (mesh, splats, turntable)

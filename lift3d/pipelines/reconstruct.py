@@ -21,6 +21,7 @@ from typing import Literal
 
 import torch
 
+from lift3d.export.asset import AssetOptions
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
@@ -89,6 +90,8 @@ class ReconstructConfig:
     """Run folder (default outputs/reconstruct/<image name>/<timestamp>)."""
     overwrite: bool = False
     turntable_frames: int = 24
+    asset: AssetOptions = AssetOptions()
+    """The exported mesh: face budget and baked texture size."""
     quiet: bool = False
     device: str = "auto"
 
@@ -193,7 +196,7 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
             guidance = cfg.optimize.guidance.build(prior)
         rig = optimize_gaussians(scene, reference, cfg.optimize, gen, anchor=cfg.mode == "feedforward+refine",
                                  guidance=guidance, prompts=prompts, log=run.log_metrics)
-    finish_run(rig, run, cfg, cfg.turntable_frames)
+    finish_run(rig, run, cfg, cfg.turntable_frames, cfg.asset)
     return run.path
 
 

@@ -5,7 +5,6 @@ random init in a ball, per-attribute Adam, gsplat's densification, splat export 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from lift3d.cameras import Cameras
+from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.rigs import Regularizers, opacity_terms
 from lift3d.renderers.gaussians import GaussianRenderer, GaussianRendererConfig
 from lift3d.scenes.gaussians import ATTRIBUTES, GaussianLearningRates, Gaussians
@@ -110,16 +110,20 @@ class GaussianRig:
             mesh.visual.vertex_colors = np.concatenate([rgb * 255, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
         return mesh
 
-    def export(self, directory: Path) -> list[Path]:
+    def asset(self, target_faces: int = 20000, texture_size: int = 1024):
+        """The exported mesh: splat isosurface, decimated, textured from the nearest confident splats."""
+        from lift3d.export.albedo_sources import albedo_from_gaussians
+        from lift3d.export.asset import bake_asset
+
+        s = self.scene
+        colours = (s.sh[:, 0] * 0.28209479177387814 + 0.5).clamp(0, 1)
+        albedo = albedo_from_gaussians(s.means.cpu(), colours.cpu(), s.opacities.reshape(-1).cpu())
+        return bake_asset(self.mesh(), albedo, target_faces, texture_size)
+
+    def export(self, directory: Path, options: AssetOptions | None = None) -> list[Path]:
+        """Splats as a standard 3DGS .ply, plus the textured mesh (GLB, OBJ, PLY)."""
+        from lift3d.pipelines.rigs import write_asset_or_warn
         from lift3d.scenes.gaussians_ply import save_ply
 
         directory.mkdir(parents=True, exist_ok=True)
-        written = [save_ply(self.scene, directory / "splats.ply")]
-        try:
-            mesh = self.mesh()
-        except ValueError as e:
-            print(f"warning: no mesh exported: {e}", file=sys.stderr)
-            return written
-        from lift3d.pipelines.rigs import write_mesh
-
-        return written + write_mesh(mesh, directory)
+        return [save_ply(self.scene, directory / "splats.ply"), *write_asset_or_warn(self, directory, options)]

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from lift3d.cameras import Cameras
-from lift3d.pipelines.rigs import write_mesh
+from lift3d.export.asset import AssetOptions
+from lift3d.pipelines.rigs import write_asset_or_warn
 from lift3d.renderers.mesh import MeshRenderer, MeshRendererConfig
 from lift3d.scenes.mesh import Mesh
 from lift3d.scenes.mesh_regularizers import laplacian_smoothing_loss, normal_consistency_loss
@@ -112,5 +113,11 @@ class MeshRig:
     def mesh(self):
         return self.scene.to_trimesh()
 
-    def export(self, directory: Path) -> list[Path]:
-        return write_mesh(self.mesh(), directory)
+    def asset(self, target_faces: int = 20000, texture_size: int = 1024):
+        """The refined mesh; vertex colours are baked into a texture (a textured mesh is kept as is)."""
+        from lift3d.export.asset import bake_asset
+
+        return bake_asset(self.mesh(), None, target_faces, texture_size)
+
+    def export(self, directory: Path, options: AssetOptions | None = None) -> list[Path]:
+        return write_asset_or_warn(self, directory, options)

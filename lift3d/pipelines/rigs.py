@@ -17,6 +17,7 @@ import torch
 
 from lift3d.cameras import Cameras
 from lift3d.config import choice
+from lift3d.export.asset import AssetOptions
 from lift3d.renderers.volume import VolumeRenderer, VolumeRendererConfig
 from lift3d.scenes.density_grid import DensityGrid, DensityGridConfig
 from lift3d.scenes.field import DensityActivation, Field
@@ -164,24 +165,39 @@ class FieldRig:
             mesh.visual.vertex_colors = np.concatenate([rgb * 255, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
         return mesh
 
-    def export(self, directory: Path) -> list[Path]:
-        """The mesh as GLB (+Y up) and PLY (+Z up)."""
-        try:
-            mesh = self.mesh()
-        except ValueError as e:  # an empty scene has no surface
-            print(f"warning: no mesh exported: {e}", file=sys.stderr)
-            return []
-        return write_mesh(mesh, directory)
+    def asset(self, target_faces: int = 20000, texture_size: int = 1024):
+        """The exported mesh: marching cubes, decimation, xatlas UVs and the field's albedo baked."""
+        from lift3d.export.asset import bake_asset
+
+        def albedo(points: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return self.scene.albedo(points.to(self.scene_device)).clamp(0, 1).cpu()
+
+        return bake_asset(self.mesh(), albedo, target_faces, texture_size)
+
+    def export(self, directory: Path, options: AssetOptions | None = None) -> list[Path]:
+        """The textured mesh as GLB and OBJ (+Y up) and PLY (+Z up)."""
+        return write_asset_or_warn(self, directory, options)
+
+
+def write_asset_or_warn(rig, directory: Path, options: AssetOptions | None = None) -> list[Path]:
+    """``rig.asset(...)`` written by :func:`lift3d.export.asset.write_asset`; an empty scene only warns."""
+    from lift3d.export.asset import write_asset
+
+    options = options or AssetOptions()
+    try:
+        mesh = rig.asset(options.target_faces, options.texture_size)
+    except ValueError as e:  # an empty scene has no surface
+        print(f"warning: no mesh exported: {e}", file=sys.stderr)
+        return []
+    return write_asset(mesh, directory)
 
 
 def write_mesh(mesh, directory: Path) -> list[Path]:
-    """Write ``mesh`` (lift3d's +Z-up frame) as GLB (+Y up) and PLY (+Z up) into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    up = mesh.copy()
-    up.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=float))
-    up.export(directory / "mesh.glb")
-    mesh.export(directory / "mesh.ply")
-    return [directory / "mesh.glb", directory / "mesh.ply"]
+    """Write ``mesh`` (lift3d's +Z-up world) as it is, without decimation or baking: GLB, OBJ, PLY."""
+    from lift3d.export.asset import write_asset
+
+    return write_asset(mesh, directory)
 
 
 def opacity_terms(r: Regularizers, out: RenderOutput) -> dict[str, torch.Tensor]:
