@@ -18,6 +18,7 @@ import torch
 
 from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
+from lift3d.export.splats import SplatAxes
 from lift3d.guidance import VSD, GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
@@ -57,6 +58,11 @@ class GenerateConfig:
     """The first (coarse) stage."""
     refine: choice(StageConfig, type(None)) = None  # type: ignore[valid-type]
     """An optional second stage started from the first one's result (e.g. a mesh refine)."""
+    init: Path | None = None
+    """Seed the first stage from an asset: a splat .ply (stage.scene:gaussians), a mesh (stage.scene:mesh),
+    or a run folder of ``lift3d reconstruct``/``generate`` (its export/). See lift3d/pipelines/init_scene.py."""
+    init_axes: SplatAxes = "z_up"
+    """Axes of an --init splat file: z_up for lift3d run exports, y_down for 3DGS files from other tools."""
     seed: int = 0
     num_samples: int = 1
     """Generate this many assets (seeds seed, seed+1, ...), each in its own run folder."""
@@ -93,6 +99,10 @@ def validate(cfg: GenerateConfig) -> None:
         raise LiftError("need --stage.steps >= 1, --stage.views-per-step >= 1 and --stage.resolution >= 8")
     if cfg.num_samples < 1:
         raise LiftError("--num-samples must be >= 1")
+    if cfg.init is not None:
+        from lift3d.pipelines.init_scene import init_file
+
+        init_file(cfg.init, cfg.stage.scene)
 
 
 def _device(name: str) -> torch.device:
@@ -202,11 +212,16 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
     from lift3d.pipelines.rig_mesh import MeshScene
 
     scene = stage.scene
+    if index == 0 and cfg.init is not None and state is None:
+        from lift3d.pipelines.init_scene import build_initial_rig
+
+        return build_initial_rig(scene, cfg.init, cfg.init_axes, device)
     if isinstance(scene, MeshScene):
         if state is not None:
             return scene.build_from_state(state["rig"], device)
         if previous is None:
-            raise LiftError("a mesh stage needs a previous stage to refine; put it in --refine after a coarse stage")
+            raise LiftError("a mesh stage needs a previous stage to refine or a mesh to start from; put it in "
+                            "--refine after a coarse stage, or pass --init MESH.glb")
         return scene.build_from(previous.mesh(), device)
     rig = scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device, cfg.prior.fixed_light)
     if state is not None:
