@@ -126,3 +126,20 @@ def test_evaluate_prior_script_runs_on_tiny_models(tiny_bundled_prior: Path, tmp
     from PIL import Image
 
     assert Image.open(tmp_path / "grid.png").size == (2 * (32 + 2) + 2, 34 + 2)
+
+
+def test_default_clip_reward_prefers_the_prompted_object() -> None:
+    """``load_clip_reward`` defaults to the bundled model; it ranks held-out renders of the prompt above
+    renders that change only the shape or only the colour (3 views each, every view)."""
+    from lift3d.cameras import Cameras
+    from lift3d.data import procedural_object, render_object
+
+    reward = load_clip_reward("a red cube")
+    cams = Cameras.from_spherical(torch.tensor([10.0, 30.0, 45.0]), torch.tensor([20.0, 140.0, 250.0]),
+                                  torch.full((3,), 2.75), 40.0, 32)
+
+    def score(family: str, colour: str) -> torch.Tensor:
+        return reward(render_object(procedural_object(family, colour, seed=10001), cams).rgb, Conditions())
+
+    right = score("cube", "red")
+    assert (right > score("sphere", "red")).all() and (right > score("cube", "blue")).all()
