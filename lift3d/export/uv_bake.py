@@ -44,11 +44,13 @@ def _edge(p: Tensor, q: Tensor, cx: Tensor, cy: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def rasterize_uv(uv: Tensor, faces: Tensor, height: int, width: int, budget: int = 1 << 22) -> tuple[Tensor, Tensor]:
+def rasterize_uv(uv: Tensor, faces: Tensor, height: int, width: int, budget: int = 1 << 21) -> tuple[Tensor, Tensor]:
     """Rasterize triangles given in UV space onto an ``H x W`` texel grid (texel centres).
 
-    Triangles are grouped by bounding-box size; each group is tested against one shared texel stencil
-    with edge functions (at most ``budget`` tests per group). Later faces win where triangles overlap.
+    Triangles are sorted by bounding-box size and grouped so that (group size) x (largest box in the
+    group)^2 <= ``budget``; each group is tested against one shared ``k x k`` texel stencil with edge
+    functions, so memory stays bounded by ``budget`` (a few hundred MB) whatever the mesh. Later faces
+    win where triangles overlap.
 
     Args:
         uv: ``[V, 2]`` texture coordinates (``v`` up). faces: ``[F, 3]`` indices into ``uv``.
@@ -68,11 +70,14 @@ def rasterize_uv(uv: Tensor, faces: Tensor, height: int, width: int, budget: int
     order = order[size[order].amax(-1).argsort()]
     face_id = torch.full((height * width + 1,), -1, dtype=torch.long)
     bary = torch.zeros(height * width + 1, 3, dtype=torch.float32)
+    side = size[order].amax(-1)  # ascending: each group is as large as its biggest box allows
     start = 0
     while start < order.numel():
-        k = int(size[order[start]].amax())
-        idx = order[start : start + max(1, budget // (k * k))]
-        k = int(size[idx].amax())
+        # the largest n with side[start + n - 1]^2 * n <= budget (monotone, since side is non-decreasing)
+        n = torch.arange(1, order.numel() - start + 1)
+        count = max(1, int((side[start:] ** 2 * n <= budget).sum()))
+        idx = order[start : start + count]
+        k = int(side[start + count - 1])
         r = torch.arange(k)
         ix = (lo[idx, 0, None, None] + r[None, None, :]).expand(-1, k, k)  # [C, k, k]
         iy = (lo[idx, 1, None, None] + r[None, :, None]).expand(-1, k, k)
