@@ -143,3 +143,21 @@ def test_default_clip_reward_prefers_the_prompted_object() -> None:
 
     right = score("cube", "red")
     assert (right > score("sphere", "red")).all() and (right > score("cube", "blue")).all()
+
+
+def test_reward_guidance_builds_the_bundled_clip_reward_from_the_prompt() -> None:
+    from test_guidance_fixtures import tiny_unet_prior
+
+    from lift3d.guidance import RewardConfig
+    from lift3d.guidance.reward import RewardSource
+    from lift3d.priors.rewards import CLIPReward, ContrastReward
+
+    prior = tiny_unet_prior()
+    assert isinstance(RewardConfig().build(prior).reward, ContrastReward)
+    cfg = RewardConfig(reward=RewardSource.CLIP, num_noises=2, top_k=1)
+    guidance = cfg.build(prior, prompt="a red cube")
+    assert isinstance(guidance.reward, CLIPReward) and guidance.reward.size == 32
+    expected = load_clip_reward("a red cube")
+    assert torch.equal(guidance.reward.text_features, expected.text_features)
+    with pytest.raises(LiftError, match="needs the prompt"):
+        cfg.build(prior)

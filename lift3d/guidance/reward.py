@@ -25,6 +25,15 @@ from lift3d.priors.base import Conditions, DiffusionPrior
 from lift3d.priors.rewards import ContrastReward, RewardModel
 
 
+class RewardSource(str, Enum):
+    """What scores the N denoised estimates when no reward model is passed to ``build``."""
+
+    CONTRAST = "contrast"
+    """:class:`~lift3d.priors.rewards.ContrastReward`: per-image pixel standard deviation (prompt-blind, no weights)."""
+    CLIP = "clip"
+    """CLIP score of the prompt (:class:`~lift3d.priors.rewards.CLIPReward`) with ``clip_model``."""
+
+
 class RewardStrategy(str, Enum):
     """How rewards of the N noise samples become gradient coefficients."""
 
@@ -49,6 +58,10 @@ class RewardConfig:
     """Softmax temperature of the weighted strategy."""
     duration: float = 1.0
     """Fraction of training with reward weighting (0.7 in the MVDream config)."""
+    reward: RewardSource = RewardSource.CONTRAST
+    """The reward model built when none is passed in."""
+    clip_model: str = ""
+    """CLIP folder or hub id for ``reward=clip``; empty: the bundled reward model (docs/reward_model.md)."""
 
     @property
     def timesteps(self) -> TimestepSchedule:
@@ -58,9 +71,22 @@ class RewardConfig:
     def grad_clip(self) -> object:
         return self.base.grad_clip
 
-    def build(self, prior: DiffusionPrior, reward: RewardModel | None = None) -> RewardGuidance:
-        """``reward`` defaults to :class:`~lift3d.priors.rewards.ContrastReward`."""
-        return RewardGuidance(self, prior, ContrastReward() if reward is None else reward)
+    def build(self, prior: DiffusionPrior, reward: RewardModel | None = None,
+              prompt: str | None = None) -> RewardGuidance:
+        """``reward`` defaults to the configured source; the CLIP source scores against ``prompt``."""
+        if reward is None:
+            reward = ContrastReward() if self.reward is RewardSource.CONTRAST else self._clip_reward(prior, prompt)
+        return RewardGuidance(self, prior, reward)
+
+    def _clip_reward(self, prior: DiffusionPrior, prompt: str | None) -> RewardModel:
+        from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR
+        from lift3d.priors.reward_models import load_clip_reward
+        from lift3d.types import LiftError
+
+        if not prompt:
+            raise LiftError("the CLIP reward (reward=clip) needs the prompt: build(prior, prompt=...)")
+        device = str(getattr(prior, "alphas_cumprod", torch.zeros(())).device)
+        return load_clip_reward(prompt, self.clip_model or BUNDLED_REWARD_DIR, device)
 
 
 def reward_coefficients(rewards: torch.Tensor, strategy: RewardStrategy, top_k: int = 2,

@@ -19,7 +19,7 @@ import torch
 from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.export.splats import SplatAxes
-from lift3d.guidance import VSD, GuidanceConfig, SDSConfig, TimestepSchedule
+from lift3d.guidance import VSD, GuidanceConfig, RewardConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
@@ -161,7 +161,10 @@ def generate_one(cfg: GenerateConfig) -> Path:
         if index < stage_index:
             continue
         rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None)
-        guidance = stage.guidance.build(prior)
+        if isinstance(stage.guidance, RewardConfig):  # its CLIP reward source scores against the prompt
+            guidance = stage.guidance.build(prior, prompt=cfg.prompt.strip())
+        else:
+            guidance = stage.guidance.build(prior)
         if state is not None and index == stage_index:
             load_guidance_state(guidance, state["guidance"])
         else:
