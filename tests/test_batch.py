@@ -29,7 +29,8 @@ def local_ray():
 
 def _tiny(prior: Path, steps: int = 2) -> list[str]:
     return ["--stage.steps", str(steps), "--stage.resolution", "16", "--stage.views-per-step", "1",
-            "--turntable-frames", "2", "--checkpoint-every", "5", "prior:bundled", "--prior.path", str(prior)]
+            "--turntable-frames", "2", "--checkpoint-every", "5", "--asset.texture-size", "0",
+            "prior:bundled", "--prior.path", str(prior)]
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
@@ -56,7 +57,8 @@ def test_batch_outputs_match_manifest_and_rerun_does_nothing(tiny_bundled_prior:
     rows = [{"prompt": "a red cube", "args": _tiny(tiny_bundled_prior)},
             {"prompt": "a blue sphere", "seed": 3, "args": _tiny(tiny_bundled_prior, 3)},
             {"prompt": "a green cone", "preset": "sjc", "args": _tiny(tiny_bundled_prior)},
-            {"image": "red.png", "mode": "feedforward", "args": ["--resolution", "32", "--turntable-frames", "2"]}]
+            {"image": "red.png", "mode": "feedforward",
+             "args": ["--resolution", "32", "--turntable-frames", "2", "--asset.texture-size", "0"]}]
     cfg = BatchConfig(jobs=_jsonl(tmp_path / "jobs.jsonl", rows), output=tmp_path / "out", quiet=True)
     jobs, manifest = plan(cfg)
     result = run_batch(cfg)
