@@ -124,6 +124,24 @@ def perpendicular_component(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a - (dot / norm).reshape(-1, *([1] * (a.ndim - 1))) * b
 
 
+def perp_neg_eps(e_uncond: torch.Tensor, e_pos: torch.Tensor, e_views: list[torch.Tensor | None],
+                 weights: torch.Tensor, scale: float) -> torch.Tensor:
+    """``e_u + s [(e_pos - e_u) + sum_k w_k perp(e_k - e_u, e_pos - e_u)]`` per sample.
+
+    Args:
+        e_views: the epsilon of each view prompt ``[B, C, h, w]`` (None where its weight is 0 for all B).
+        weights: ``[B, K]`` Perp-Neg weights.
+    """
+    main = e_pos - e_uncond
+    delta = main
+    for k, e_k in enumerate(e_views):
+        if e_k is None:
+            continue
+        w = weights[:, k].to(main).reshape(-1, *([1] * (main.ndim - 1)))
+        delta = delta + w * perpendicular_component(e_k - e_uncond, main)
+    return e_uncond + scale * delta
+
+
 def clean_gradient(g: torch.Tensor, clip: float | None = None) -> torch.Tensor:
     """``nan_to_num`` (NaN and inf to 0) then optional element-wise clamp to ``[-clip, clip]``."""
     g = torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)

@@ -13,7 +13,15 @@ import torch
 
 from lift3d.cameras import Cameras
 from lift3d.guidance.base import Guidance
-from lift3d.guidance.functional import ScheduleSpec, TimestepSchedule, Weighting, broadcast, cfg, weight
+from lift3d.guidance.functional import (
+    ScheduleSpec,
+    TimestepSchedule,
+    Weighting,
+    broadcast,
+    cfg,
+    perp_neg_eps,
+    weight,
+)
 from lift3d.priors.base import Branch, Conditions, DiffusionPrior, predict_x0
 
 
@@ -47,10 +55,19 @@ class SDS(Guidance):
     cfg: SDSConfig
 
     def guided_eps(self, z: torch.Tensor, t: torch.Tensor, conditions: Conditions) -> torch.Tensor:
-        """CFG-combined epsilon ``[B, C, h, w]`` of the frozen prior at ``z_t``."""
+        """CFG-combined epsilon ``[B, C, h, w]`` of the frozen prior at ``z_t`` (Perp-Neg when the conditions
+        carry view negatives, :mod:`lift3d.priors.perp_neg`)."""
         unc = uncond_branch(conditions, self.cfg.negative_as_uncond)
         eps = self.prior.predict(z, t, conditions, (Branch.TEXT, unc))
-        return cfg(eps[unc], eps[Branch.TEXT], self.cfg.guidance_scale)
+        if conditions.view_weights is None:
+            return cfg(eps[unc], eps[Branch.TEXT], self.cfg.guidance_scale)
+        views = []
+        for k in range(conditions.view_weights.shape[1]):  # one more prior call per view that is ever negative
+            if bool((conditions.view_weights[:, k] == 0).all()):
+                views.append(None)
+                continue
+            views.append(self.prior.predict(z, t, conditions.with_(text=conditions.views[:, k]), (Branch.TEXT,))[Branch.TEXT])
+        return perp_neg_eps(eps[unc], eps[Branch.TEXT], views, conditions.view_weights, self.cfg.guidance_scale)
 
     def gradient(self, x: torch.Tensor, conditions: Conditions, cameras: Cameras | None, t: torch.Tensor,
                  noise: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -24,6 +24,7 @@ from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
 from lift3d.pipelines.rigs import FieldScene
+from lift3d.priors.perp_neg import PerpNegConfig
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.types import LiftError
 
@@ -66,6 +67,9 @@ class GenerateConfig:
     seed: int = 0
     num_samples: int = 1
     """Generate this many assets (seeds seed, seed+1, ...), each in its own run folder."""
+    perp_neg: PerpNegConfig | None = None
+    """Perp-Neg against multi-face results (arXiv 2304.04968): view prompts as perpendicular negatives;
+    SDS only; turns view-dependent prompts on. ``--perp-neg.negative-weight -2`` etc.; None = off."""
     view_dependent_prompts: bool | None = None
     """Append front/side/back/overhead view to the prompt; default: only for priors without camera input."""
     output: Path | None = None
@@ -99,6 +103,13 @@ def validate(cfg: GenerateConfig) -> None:
         raise LiftError("need --stage.steps >= 1, --stage.views-per-step >= 1 and --stage.resolution >= 8")
     if cfg.num_samples < 1:
         raise LiftError("--num-samples must be >= 1")
+    if cfg.perp_neg is not None:
+        bad = [type(s.guidance).__name__ for s in stages(cfg) if not isinstance(s.guidance, SDSConfig)]
+        if bad:
+            raise LiftError(f"--perp-neg combines with SDS guidance only, not {', '.join(bad)}; "
+                            "use stage.guidance:sds or drop --perp-neg")
+        if cfg.view_dependent_prompts is False:
+            raise LiftError("--perp-neg needs view-dependent prompts; drop --no-view-dependent-prompts")
     if cfg.init is not None:
         from lift3d.pipelines.init_scene import init_file
 
@@ -138,6 +149,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
     run = RunDir.create(cfg.output, name=f"generate/{_slug(cfg.prompt)}", resume=cfg.resume, overwrite=cfg.overwrite)
     prior = cfg.prior.build(device)
     view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
+    view_dep = view_dep or cfg.perp_neg is not None
     prompts = PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(),
                                       cfg.negative_prompt or None, view_dependent=view_dep)
     torch.manual_seed(cfg.seed)
@@ -247,7 +259,7 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             rig.before_step(step, gen)
             cams = stage.sampler.sample(stage.views_per_step, stage.resolution, step=step, generator=gen).to(device)
             out = rig.render(cams, stage.background, gen, step)
-            g_out = guidance(out.rgb, prompts.conditions(cams), cams, step=step, max_steps=stage.steps, generator=gen)
+            g_out = guidance(out.rgb, prompts.conditions(cams, perp_neg=cfg.perp_neg), cams, step=step, max_steps=stage.steps, generator=gen)
             reg = rig.regularize(out)
             loss = g_out.loss + sum(reg.values())
             rig.zero_grad()

@@ -58,6 +58,8 @@ class Conditions:
         source_images: ``[B, H, W, 3]`` DDS source renders in [0, 1].
         image: an image condition (Zero123), in the prior's format.
         camera: ``[B, k]`` camera condition in the prior's format (see ``camera_condition``).
+        views: ``[B, 3, L, D]`` front/side/back view prompts (Perp-Neg's negatives, arXiv 2304.04968).
+        view_weights: ``[B, 3]`` their Perp-Neg weights (<= 0); set together with ``views``.
     """
 
     text: torch.Tensor | None = None
@@ -68,6 +70,8 @@ class Conditions:
     source_images: torch.Tensor | None = None
     image: torch.Tensor | None = None
     camera: torch.Tensor | None = None
+    views: torch.Tensor | None = None
+    view_weights: torch.Tensor | None = None
 
     def embedding(self, branch: Branch) -> torch.Tensor:
         """The embedding of ``branch``; raises a ValueError naming the missing field."""

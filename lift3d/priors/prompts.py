@@ -16,6 +16,7 @@ import torch
 
 from lift3d.cameras import Cameras, position_to_spherical
 from lift3d.priors.base import Conditions
+from lift3d.priors.perp_neg import PerpNegConfig
 from lift3d.sampling import View, view_labels
 
 
@@ -71,15 +72,41 @@ class PromptEmbeddings:
         labels = view_labels(elevation, azimuth, self.front_threshold, self.back_threshold, self.overhead_threshold)
         return torch.cat([self.views[label] for label in labels], dim=0)
 
-    def conditions(self, cameras: Cameras | None = None, batch: int | None = None, **extra: torch.Tensor) -> Conditions:
-        """Conditions for a batch (``batch`` defaults to ``len(cameras)``); ``extra`` sets other fields."""
+    def conditions(self, cameras: Cameras | None = None, batch: int | None = None, perp_neg: PerpNegConfig | None = None,
+                   **extra: torch.Tensor) -> Conditions:
+        """Conditions for a batch (``batch`` defaults to ``len(cameras)``); ``extra`` sets other fields.
+
+        With ``perp_neg`` the text is the azimuth-interpolated view prompt and ``views``/``view_weights``
+        hold the Perp-Neg negatives (:mod:`lift3d.priors.perp_neg`); it needs view prompts and cameras.
+        """
         if batch is None:
             if cameras is None:
                 raise ValueError("pass cameras or batch")
             batch = len(cameras)
+        if perp_neg is not None:
+            return self._perp_neg_conditions(cameras, perp_neg, **extra)
 
         def rep(e: torch.Tensor | None) -> torch.Tensor | None:
             return None if e is None else e.expand(batch, *e.shape[1:])
 
         return Conditions(text=self.select(cameras, batch), uncond=rep(self.uncond), negative=rep(self.negative),
                           view_independent=rep(self.text), **extra)
+
+    def _perp_neg_conditions(self, cameras: Cameras | None, cfg: PerpNegConfig, **extra: torch.Tensor) -> Conditions:
+        from lift3d.priors.perp_neg import view_mixing
+
+        if self.views is None or cameras is None:
+            raise ValueError("Perp-Neg needs view-dependent prompt embeddings and cameras")
+        _, azimuth, _ = position_to_spherical(cameras.c2w[:, :3, 3])
+        mix, weights = view_mixing(azimuth.cpu(), cfg)
+        views = torch.cat([self.views[View.FRONT], self.views[View.SIDE], self.views[View.BACK]], dim=0)  # [3, L, D]
+        mix = mix.to(views)
+        text = torch.einsum("bk,k...->b...", mix, views)
+        batch = len(cameras)
+
+        def rep(e: torch.Tensor | None) -> torch.Tensor | None:
+            return None if e is None else e.expand(batch, *e.shape[1:])
+
+        return Conditions(text=text, uncond=rep(self.uncond), negative=rep(self.negative),
+                          view_independent=rep(self.text), views=views[None].expand(batch, *views.shape),
+                          view_weights=weights.to(views.device), **extra)
