@@ -67,9 +67,9 @@ class GenerateConfig:
     seed: int = 0
     num_samples: int = 1
     """Generate this many assets (seeds seed, seed+1, ...), each in its own run folder."""
-    perp_neg: PerpNegConfig | None = None
-    """Perp-Neg against multi-face results (arXiv 2304.04968): view prompts as perpendicular negatives;
-    SDS only; turns view-dependent prompts on. ``--perp-neg.negative-weight -2`` etc.; None = off."""
+    perp_neg: choice(PerpNegConfig, type(None)) = None  # type: ignore[valid-type]
+    """Perp-Neg against multi-face results (arXiv 2304.04968): ``perp-neg:perp-neg`` turns it on (SDS only;
+    view-dependent prompts on), then ``--perp-neg.negative-weight -2`` etc."""
     view_dependent_prompts: bool | None = None
     """Append front/side/back/overhead view to the prompt; default: only for priors without camera input."""
     output: Path | None = None
