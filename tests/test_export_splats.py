@@ -101,6 +101,7 @@ def test_splat_records_sorting_and_quantisation(tmp_path):
 def test_cli_converts_and_reports_bad_input(tmp_path, capsys):
     s = SplatData.from_gaussians(make_gaussians(degree=0))
     src = save_3dgs_ply(s, tmp_path / "scene.ply")
+    assert main([str(src), "--format", "splat", "--output", str(tmp_path / "positional.splat")]) == 0
     assert main(["--scene", str(src), "--format", "splat"]) == 0
     out = tmp_path / "scene.splat"
     assert out.is_file() and str(out) in capsys.readouterr().out

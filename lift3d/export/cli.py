@@ -7,6 +7,7 @@ exported as a textured mesh, as splats (Gaussian scenes) or as a turntable video
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "lift3d export") -> int:
     """Parse flags with tyro, run the export, print written paths. Raises LiftError on bad input."""
     import tyro
 
-    cfg = tyro.cli(ExportConfig, args=argv, prog=prog)
+    args = list(argv if argv is not None else sys.argv[1:])
+    if args and not args[0].startswith("-"):  # ``lift3d export SCENE ...``: the scene may come first, positionally
+        args = ["--scene", *args]
+    cfg = tyro.cli(ExportConfig, args=args, prog=prog)
     for path in run_export(cfg):
         print(path)
     return 0
