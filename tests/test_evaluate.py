@@ -66,3 +66,10 @@ def test_eval_of_a_run_folder(tiny_bundled_prior: Path, tmp_path: Path) -> None:
     assert 0.0 <= report.iou <= 1.0 and set(saved["iou_per_family"]) >= {"cube", "sphere", "torus"}
     with pytest.raises(LiftError, match="not a lift3d run folder"):
         evaluate_run(tmp_path)
+    # the CLI takes run folders positionally, as `make demo` calls it
+    from lift3d.pipelines.evaluate import main
+
+    main([str(run), "--out", str(tmp_path / "summary.json")])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["runs"] == 1 and summary["reports"][0]["iou"] == pytest.approx(report.iou)
+    assert ((run / "export" / "mesh.glb").stat().st_mode & 0o777) == 0o644  # exports are shareable files

@@ -41,6 +41,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o644)  # mkstemp makes 0600; exports are files to share (viewers, web servers, DCC tools)
     try:
         yield tmp_path
         if path.exists() and not overwrite:  # created by someone else meanwhile

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tyro.conf import Positional
 
 from lift3d.cameras import Cameras
 from lift3d.types import LiftError
@@ -127,8 +128,8 @@ def evaluate_run(run_dir: Path, out: Path | None = None) -> EvalReport:
 class EvalConfig:
     """Evaluate runs of ``lift3d generate`` against the procedural ground truth."""
 
-    runs: tuple[Path, ...]
-    """Run folders to evaluate."""
+    runs: Positional[tuple[Path, ...]]
+    """Run folders to evaluate (``lift3d eval RUN [RUN ...]``)."""
     out: Path | None = None
     """Summary JSON (default: print only); each run also gets its own eval.json."""
 
