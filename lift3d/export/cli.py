@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lift3d.export.splats import SplatAxes
+from lift3d.export.splats import SplatAxes, is_3dgs_ply
 from lift3d.types import LiftError
 
 ExportFormat = Literal["glb", "obj", "ply", "splat-ply", "splat", "video"]
@@ -51,11 +51,7 @@ class ExportConfig:
 def _is_splat(path: Path) -> bool:
     if path.suffix.lower() == ".splat":
         return True
-    if path.suffix.lower() != ".ply":
-        return False
-    with open(path, "rb") as f:
-        header = f.read(4096).split(b"end_header")[0]
-    return b"f_dc_0" in header
+    return path.suffix.lower() == ".ply" and is_3dgs_ply(path)
 
 
 def _output_path(cfg: ExportConfig) -> Path:
@@ -90,15 +86,9 @@ def export_run(cfg: ExportConfig) -> list[Path]:
         raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
     _, rig = load_generate_run(cfg.scene)
     if cfg.format == "video":
-        import torch
+        from lift3d.pipelines.outputs import write_turntable
 
-        from lift3d.export.video import save_video
-        from lift3d.sampling import turntable
-
-        cams = turntable(cfg.frames, cfg.video_resolution, elevation_deg=20.0).to(rig.scene_device)
-        with torch.no_grad():
-            frames = [rig.render(cams[i], (1.0, 1.0, 1.0), None).rgb[0] for i in range(cfg.frames)]
-        return [save_video(frames, out, overwrite=cfg.overwrite)]
+        return [write_turntable(rig, out, cfg.frames, cfg.video_resolution, (1.0, 1.0, 1.0), cfg.overwrite)]
     if cfg.format in ("splat-ply", "splat"):
         from lift3d.scenes.gaussians import Gaussians
 

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import torch
 import trimesh
 from torch import Tensor
 
 from lift3d.export.albedo_sources import albedo_from_gaussians
-from lift3d.export.mesh_cleanup import clean_mesh, decimate
+from lift3d.export.asset import bake_asset
+from lift3d.export.mesh_cleanup import clean_mesh
 from lift3d.export.mesh_extract import FieldFn, covariances_from_quats_scales, extract_mesh, mesh_from_gaussians
 from lift3d.export.splats import SH_C0, SplatData
-from lift3d.export.uv_bake import AlbedoFn, textured_mesh
+from lift3d.export.uv_bake import AlbedoFn
 
 
 def _finish(mesh: trimesh.Trimesh, albedo: AlbedoFn, target_faces: int, texture_size: int) -> trimesh.Trimesh:
-    mesh = decimate(clean_mesh(mesh), target_faces)
-    if texture_size > 0:
-        return textured_mesh(mesh, albedo, texture_size)
-    rgb = albedo(torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)).numpy()
-    rgba = np.concatenate([(rgb * 255 + 0.5).astype(np.uint8), np.full((len(rgb), 1), 255, np.uint8)], 1)
-    return trimesh.Trimesh(mesh.vertices, mesh.faces, vertex_colors=rgba, process=False)
+    return bake_asset(clean_mesh(mesh), albedo, target_faces, texture_size)
 
 
 def field_to_mesh(field: FieldFn, albedo: AlbedoFn, aabb: Tensor | tuple, resolution: int = 128,

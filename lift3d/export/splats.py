@@ -180,6 +180,19 @@ def save_3dgs_ply(splats: SplatData, path: str | os.PathLike, sh_degree: int | N
     return write_bytes_atomic(path, _ply_header(n, ply_property_names(s.sh_degree)) + table.tobytes(), overwrite)
 
 
+def is_3dgs_ply(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a PLY file whose header declares 3DGS splat properties (``f_dc_0``).
+
+    Raises:
+        LiftError: the file does not start with the PLY magic (corrupt or truncated).
+    """
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head.startswith(b"ply"):
+        raise LiftError(f"{path} is not a PLY file (no 'ply' magic); it may be corrupt or truncated")
+    return b"f_dc_0" in head.split(b"end_header")[0]
+
+
 def load_3dgs_ply(path: str | os.PathLike, axes: SplatAxes = "y_down") -> SplatData:
     """Read a 3DGS ``.ply`` (any SH degree 0..3, any property order) back into lift3d's world axes."""
     from plyfile import PlyData

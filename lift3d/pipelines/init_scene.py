@@ -17,15 +17,10 @@ from pathlib import Path
 
 import torch
 
-from lift3d.export.splats import SplatAxes
+from lift3d.export.splats import SplatAxes, is_3dgs_ply
 from lift3d.types import LiftError
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply")
-
-
-def _is_splat_ply(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return b"f_dc_0" in f.read(4096).split(b"end_header")[0]
 
 
 def init_file(init: Path, scene) -> Path:
@@ -42,9 +37,9 @@ def init_file(init: Path, scene) -> Path:
     if not init.is_file():
         raise LiftError(f"--init {init} does not exist; pass a splat .ply, a mesh, or a run folder with export/")
     if gaussians:
-        if init.suffix.lower() != ".ply" or not _is_splat_ply(init):
+        if init.suffix.lower() != ".ply" or not is_3dgs_ply(init):
             raise LiftError(f"--init {init} is not a 3DGS splat .ply; a Gaussians stage starts from splats")
-    elif init.suffix.lower() not in MESH_SUFFIXES or (init.suffix.lower() == ".ply" and _is_splat_ply(init)):
+    elif init.suffix.lower() not in MESH_SUFFIXES or (init.suffix.lower() == ".ply" and is_3dgs_ply(init)):
         raise LiftError(f"--init {init} is not a mesh (.glb/.obj/.ply); a mesh stage starts from a mesh")
     return init
 

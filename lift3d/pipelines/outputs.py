@@ -54,20 +54,18 @@ def save_validation(rig, run, step: int, stage) -> Path:
 
 
 @torch.no_grad()
-def write_turntable(rig, path: Path, frames: int, resolution: int, background) -> Path:
-    """An MP4 turntable (falls back to GIF when ffmpeg is unavailable)."""
-    import imageio.v3 as iio
+def write_turntable(rig, path: Path, frames: int, resolution: int, background, overwrite: bool = True) -> Path:
+    """A turntable video written atomically by :func:`lift3d.export.video.save_video` (MP4; GIF when the
+    ffmpeg backend is unavailable)."""
+    from lift3d.export.video import save_video
 
     cams = turntable(frames, resolution, elevation_deg=20.0).to(rig.scene_device)
-    images = []
-    for i in range(frames):
-        images.append(image_grid(rig.render(cams[i], background, None).rgb))
+    with torch.no_grad():
+        images = [image_grid(rig.render(cams[i], background, None).rgb) for i in range(frames)]
     try:
-        iio.imwrite(path, np.stack(images), fps=12, codec="libx264", macro_block_size=1)
-    except Exception:  # no ffmpeg backend: GIF is always available through Pillow
-        path = path.with_suffix(".gif")
-        iio.imwrite(path, np.stack(images), duration=80, loop=0)
-    return path
+        return save_video(images, path, fps=12, overwrite=overwrite)
+    except (OSError, RuntimeError):  # no ffmpeg backend: GIF is always available through Pillow
+        return save_video(images, path.with_suffix(".gif"), fps=12, overwrite=overwrite)
 
 
 def finish_run(rig, run, stage, frames: int, asset=None) -> list[Path]:

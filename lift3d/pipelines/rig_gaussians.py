@@ -15,7 +15,7 @@ from lift3d.cameras import Cameras
 from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.rigs import Regularizers, opacity_terms
 from lift3d.renderers.gaussians import GaussianRenderer, GaussianRendererConfig
-from lift3d.scenes.gaussians import ATTRIBUTES, GaussianLearningRates, Gaussians
+from lift3d.scenes.gaussians import ATTRIBUTES, SH_C0, GaussianLearningRates, Gaussians
 from lift3d.scenes.gaussians_strategy import DefaultDensify, GaussianOptimizer, MCMCDensify
 from lift3d.types import RenderOutput
 
@@ -106,7 +106,7 @@ class GaussianRig:
         if len(mesh.vertices):
             pts = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)
             nearest = torch.cdist(pts, s.means.cpu()).argmin(1)
-            rgb = (s.sh[:, 0].cpu() * 0.28209479177387814 + 0.5).clamp(0, 1)[nearest].numpy()
+            rgb = (s.sh[:, 0].cpu() * SH_C0 + 0.5).clamp(0, 1)[nearest].numpy()
             mesh.visual.vertex_colors = np.concatenate([rgb * 255, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
         return mesh
 
@@ -116,7 +116,7 @@ class GaussianRig:
         from lift3d.export.asset import bake_asset
 
         s = self.scene
-        colours = (s.sh[:, 0] * 0.28209479177387814 + 0.5).clamp(0, 1)
+        colours = (s.sh[:, 0] * SH_C0 + 0.5).clamp(0, 1)
         albedo = albedo_from_gaussians(s.means.cpu(), colours.cpu(), s.opacities.reshape(-1).cpu())
         return bake_asset(self.mesh(), albedo, target_faces, texture_size)
 

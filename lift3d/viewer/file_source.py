@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from lift3d.export.splats import SplatAxes
+from lift3d.export.splats import SplatAxes, is_3dgs_ply
 from lift3d.types import LiftError
 from lift3d.viewer.orbit import Orbit
 from lift3d.viewer.sources import WHITE, Scene, check_version
@@ -49,21 +49,13 @@ def load_file(path: Path, splat_axes: SplatAxes = "z_up") -> tuple[Scene, tuple[
     if not path.is_file():
         raise LiftError(f"{path} does not exist (or is not a file); pass a run folder, a .ply/.splat or a .glb/.obj")
     suffix = path.suffix.lower()
-    if suffix == ".ply" and _is_splat_ply(path):
+    if suffix == ".ply" and is_3dgs_ply(path):
         return _splat_scene(path, splat_axes)
     if suffix in SPLAT_SUFFIXES:
         return _splat_scene(path, splat_axes)
     if suffix in MESH_SUFFIXES or suffix == ".ply":
         return _mesh_scene(path)
     raise LiftError(f"cannot view {path.name}: use a run folder, a 3DGS .ply/.splat or a .glb/.gltf/.obj/.ply mesh")
-
-
-def _is_splat_ply(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if not head.startswith(b"ply"):
-        raise LiftError(f"{path} is not a PLY file (no 'ply' magic); it may be corrupt or truncated")
-    return b"f_dc_0" in head
 
 
 def _splat_scene(path: Path, axes: SplatAxes):
