@@ -96,13 +96,13 @@ def test_exposed_host_prints_a_warning(tmp_path, capsys):
 def test_files_open_splats_and_meshes(tmp_path):
     import trimesh
 
-    from lift3d.pipelines.rigs import write_mesh
+    from lift3d.export.asset import write_asset
     from lift3d.scenes.gaussians_ply import save_ply
 
     splats = save_ply(two_blobs(), tmp_path / "splats.ply")
     box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))
     box.apply_translation((2.0, 0.0, 0.0))  # off the origin: the view must frame it anyway
-    glb = write_mesh(box, tmp_path / "mesh")[0]
+    glb = write_asset(box, tmp_path / "mesh")[0]
     for path in (splats, glb):
         source = open_source(path)
         assert source.versions() == [path.name]

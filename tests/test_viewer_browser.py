@@ -61,14 +61,14 @@ def test_static_page_from_a_file_url(tmp_path):
     import imageio.v3 as iio
     import trimesh
 
-    from lift3d.pipelines.rigs import write_mesh
+    from lift3d.export.asset import write_asset
     from lift3d.scenes.gaussians_ply import save_ply
     from lift3d.viewer.static_page import write_run_page
 
     run = tmp_path / "run"
     box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))
     box.visual.vertex_colors = np.tile(np.array([[200, 40, 40, 255]], np.uint8), (len(box.vertices), 1))
-    write_mesh(box, run / "export")
+    write_asset(box, run / "export")
     save_ply(two_blobs(), run / "export" / "splats.ply")
     (run / "media").mkdir()
     frames = np.zeros((6, 32, 32, 3), np.uint8)

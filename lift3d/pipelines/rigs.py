@@ -193,13 +193,6 @@ def write_asset_or_warn(rig, directory: Path, options: AssetOptions | None = Non
     return write_asset(mesh, directory)
 
 
-def write_mesh(mesh, directory: Path) -> list[Path]:
-    """Write ``mesh`` (lift3d's +Z-up world) as it is, without decimation or baking: GLB, OBJ, PLY."""
-    from lift3d.export.asset import write_asset
-
-    return write_asset(mesh, directory)
-
-
 def opacity_terms(r: Regularizers, out: RenderOutput) -> dict[str, torch.Tensor]:
     """Sparsity and entropy of accumulated opacity, summed over pixels and averaged over views."""
     pixels = out.alpha.shape[1] * out.alpha.shape[2]
