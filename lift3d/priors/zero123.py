@@ -17,6 +17,10 @@ threestudio's). The concatenated reference latent is the VAE posterior mode *wit
 factor (as in the original LDM code). The unconditional branch zeroes both the projected token and
 the reference latent. Kept in float32 by default (the model is unstable in fp16, threestudio and
 stable-dreamfusion note).
+
+A folder without ``vae/`` whose UNet takes 6 input channels is a pixel-space model (lift3d's bundled
+novel-view prior, :mod:`lift3d.priors.bundled_novel_view`): the reference image in [-1, 1] is concatenated
+directly. A folder may record its pose convention under ``lift3d.pose_convention`` in ``model_index.json``.
 """
 
 from __future__ import annotations
@@ -65,13 +69,35 @@ class ReferenceView:
 def relative_pose(cameras: Cameras, reference: ReferenceView, convention: PoseConvention) -> torch.Tensor:
     """``[B, 4]`` relative pose ``T`` of ``cameras`` w.r.t. ``reference`` (see module docstring)."""
     el, az, dist = cameras.spherical()
-    d_polar = torch.deg2rad((90.0 - el) - (90.0 - reference.elevation_deg))
-    d_az = torch.deg2rad(az - reference.azimuth_deg)
+    ref = [torch.full_like(el, v) for v in (reference.elevation_deg, reference.azimuth_deg, reference.distance)]
+    return relative_pose_from_angles(el, az, dist, *ref, convention)
+
+
+def relative_pose_from_angles(el: torch.Tensor, az: torch.Tensor, dist: torch.Tensor, el_ref: torch.Tensor,
+                              az_ref: torch.Tensor, dist_ref: torch.Tensor, convention: PoseConvention) -> torch.Tensor:
+    """``[B, 4]`` relative pose from target and reference angles in degrees (``[B]`` each; per-sample references)."""
+    d_polar = torch.deg2rad((90.0 - el) - (90.0 - el_ref))
+    d_az = torch.deg2rad(az - az_ref)
     if PoseConvention(convention) is PoseConvention.ZERO123:
-        last = dist - reference.distance
+        last = dist - dist_ref
     else:
-        last = torch.full_like(dist, torch.deg2rad(torch.tensor(90.0 - reference.elevation_deg)).item())
+        last = torch.deg2rad(90.0 - el_ref).to(dist.dtype)
     return torch.stack([d_polar, d_az.sin(), d_az.cos(), last], dim=-1)
+
+
+def clip_pixels(x: torch.Tensor, size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Image-encoder input from ``[B, 3, H, W]`` images in [0, 1]: bicubic resize to ``size``, CLIP normalisation."""
+    x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+    return (x.clamp(0, 1) - mean) / std
+
+
+def folder_convention(folder: Path) -> PoseConvention | None:
+    """The pose convention a folder records under ``lift3d.pose_convention`` in ``model_index.json``, if any."""
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return None
+    value = json.loads(index.read_text()).get("lift3d", {}).get("pose_convention")
+    return None if value is None else PoseConvention(value)
 
 
 class Zero123Prior(UNetPrior):
@@ -96,18 +122,21 @@ class Zero123Prior(UNetPrior):
         """Conditions from a reference image ``[1, H, W, 3|4]`` in [0, 1] (RGBA is composited on white).
 
         Sets :attr:`reference` (used by :meth:`camera_condition`). Returns ``text`` = CLIP image
-        embedding ``[B, 1, D]``, ``uncond`` = zeros like it, ``image`` = reference latent ``[B, 4, h, w]``.
+        embedding ``[B, 1, D]``, ``uncond`` = zeros like it, ``image`` = reference latent ``[B, 4, h, w]``
+        (pixel-space models: the reference image in [-1, 1], ``[B, 3, R, R]``).
         """
         if image.ndim != 4 or image.shape[0] != 1 or image.shape[-1] not in (3, 4):
             raise ValueError(f"reference image must be [1, H, W, 3 or 4] in [0, 1], got {tuple(image.shape)}")
         if image.shape[-1] == 4:
             image = image[..., :3] * image[..., 3:] + (1.0 - image[..., 3:])
         x = image.permute(0, 3, 1, 2).float().to(self.alphas_cumprod.device)
-        clip_in = F.interpolate(x, size=(self.clip_size,) * 2, mode="bicubic", align_corners=False, antialias=True)
-        clip_in = (clip_in.clamp(0, 1) - self.clip_mean) / self.clip_std
+        clip_in = clip_pixels(x, self.clip_size, self.clip_mean, self.clip_std)
         embed = self.image_encoder(pixel_values=clip_in.to(self.image_encoder.dtype)).image_embeds.float()
         x = F.interpolate(x, size=(self.resolution,) * 2, mode="bilinear", align_corners=False) * 2.0 - 1.0
-        latent = self.vae.encode(x.to(self.vae.dtype)).latent_dist.mode().float()  # unscaled, as in Zero123
+        if self.vae is None:  # pixel space: the reference image itself is concatenated
+            latent = x
+        else:
+            latent = self.vae.encode(x.to(self.vae.dtype)).latent_dist.mode().float()  # unscaled, as in Zero123
         self.reference = reference
         text = embed[:, None, :].expand(batch, -1, -1)
         return Conditions(text=text, uncond=torch.zeros_like(text), image=latent.expand(batch, -1, -1, -1))
@@ -166,15 +195,19 @@ class Zero123Config:
     """Hub id or local folder (unet/, vae/, image_encoder/, feature_extractor/, cc_projection/ or
     clip_camera_projection/, scheduler/)."""
     convention: PoseConvention | None = None
-    """Pose encoding: ``zero123`` (Zero123, Zero123-XL) or ``stable-zero123``; None = ``stable-zero123`` when the
+    """Pose encoding: ``zero123`` (Zero123, Zero123-XL) or ``stable-zero123``; None = the one the folder records
+    (``lift3d.pose_convention`` in model_index.json, lift3d's bundled model), else ``stable-zero123`` when the
     model's name contains "stable-zero123" (e.g. ashawkey/stable-zero123-diffusers), else ``zero123``."""
     load: LoadOptions = field(default_factory=lambda: LoadOptions(dtype="float32"))
     """Device, precision (float32 by default: Zero123 is unstable in fp16) and offload."""
 
-    def pose_convention(self) -> PoseConvention:
-        """The configured convention, or the one implied by the model's name."""
+    def pose_convention(self, folder: Path | None = None) -> PoseConvention:
+        """The configured convention, else the one ``folder`` records, else the one implied by the model's name."""
         if self.convention is not None:
             return PoseConvention(self.convention)
+        recorded = None if folder is None else folder_convention(folder)
+        if recorded is not None:
+            return recorded
         name = Path(self.model).name.lower()
         return PoseConvention.STABLE_ZERO123 if "stable-zero123" in name else PoseConvention.ZERO123
 
@@ -185,7 +218,7 @@ class Zero123Config:
         from lift3d.priors.cc_projection import PROJECTION_FOLDERS
 
         folder = resolve_model(self.model, "Zero123 prior", revision=self.load.revision, variant=self.load.variant,
-                               required=("unet/config.json", "vae/config.json", "image_encoder/config.json",
+                               required=("unet/config.json", "image_encoder/config.json",
                                          "feature_extractor/preprocessor_config.json",
                                          "scheduler/scheduler_config.json"))
         subfolder = next((name for name in PROJECTION_FOLDERS if (folder / name).is_dir()), None)
@@ -195,6 +228,10 @@ class Zero123Config:
         check_folder(folder, self.model, "Zero123 prior", (f"{subfolder}/config.json",))
         load = self.load if self.load.dtype != "auto" else replace(self.load, dtype="float32")
         device, dtype = resolve_placement(load)
+        in_channels = json.loads((folder / "unet" / "config.json").read_text()).get("in_channels")
+        pixel_space = not (folder / "vae").is_dir() and in_channels == 6  # noisy RGB + reference RGB
+        if not pixel_space:
+            check_folder(folder, self.model, "Zero123 prior", ("vae/config.json",))
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **weights(load, dtype))
         encoder = CLIPVisionModelWithProjection.from_pretrained(folder, subfolder="image_encoder",
                                                                 **weights(load, dtype, True))
@@ -202,6 +239,7 @@ class Zero123Config:
         size, mean, std = clip_preprocessing(folder)
         offload = load.cpu_offload
         prior = Zero123Prior(place(unet, device, offload), load_scheduler(folder),
-                             place(load_vae(folder, load, dtype), device, offload), place(encoder, device, offload),
-                             place(proj, device, offload), size, mean, std, self.pose_convention())
+                             None if pixel_space else place(load_vae(folder, load, dtype), device, offload),
+                             place(encoder, device, offload), place(proj, device, offload), size, mean, std,
+                             self.pose_convention(folder))
         return prior.to(device) if not offload else prior

@@ -24,7 +24,8 @@ from lift3d.train.prior_data import PriorData, PriorDataConfig
 
 @dataclass(frozen=True)
 class TrainPriorConfig:
-    """Train the bundled prior (defaults reproduce the shipped weights)."""
+    """Train the bundled text prior (defaults reproduce the shipped weights). ``lift3d train-prior novel-view
+    --help``: the bundled image-conditioned novel-view prior instead."""
 
     output: Path | None = None
     """Run folder (default outputs/train-prior/<timestamp>)."""
@@ -249,8 +250,14 @@ def render_prior_data_quantized(cfg: PriorDataConfig, gen: torch.Generator) -> P
 
 
 def main(argv: list[str], prog: str = "lift3d train-prior") -> None:
+    """Train the text prior, or with a first argument ``novel-view`` the novel-view prior (:mod:`lift3d.train.novel_view`)."""
     import tyro
 
+    if argv[:1] == ["novel-view"]:
+        from lift3d.train.novel_view import main as novel_view_main
+
+        novel_view_main(argv[1:], prog=f"{prog} novel-view")
+        return
     cfg = tyro.cli(TrainPriorConfig, args=argv, prog=prog)
     path = train_prior(cfg)
     print(f"run: {path}", file=sys.stderr)
