@@ -8,7 +8,7 @@ random palette colour (:func:`lift3d.train.novel_view.sample_pairs`).
    another held-out object (same pose); a randomly initialised network of the same architecture.
 2. Novel-view samples (DDIM with classifier-free guidance, "Zero-1-to-3", arXiv 2303.11328 samples the
    same way): PSNR and foreground IoU against the ground-truth target view, next to the "copy the
-   reference image" baseline, and the bundled reward model's shape / colour accuracy on the samples next
+   reference image" baseline (also on the pairs whose azimuth differs by more than 90 degrees), and the bundled reward model's shape / colour accuracy on the samples next
    to its accuracy on the ground-truth targets.
 3. A PNG grid: per held-out object the reference, then (ground truth, sample) for several azimuth offsets.
 
@@ -114,7 +114,8 @@ def random_init_prior(prior_dir: Path, seed: int) -> Any:
     prior = load_novel_view_prior(prior_dir)
     torch.manual_seed(seed)
     for module in (prior.unet, prior.image_encoder, prior.cc_projection):
-        fresh = type(module)(module.config)
+        cls = type(module)
+        fresh = cls.from_config(module.config) if hasattr(cls, "from_config") else cls(module.config)
         module.load_state_dict(fresh.state_dict())
     return prior
 
@@ -231,11 +232,15 @@ def evaluate(cfg: EvaluateNovelViewConfig) -> dict[str, Any]:
     truth, ref = sample_pairs_.target.permute(0, 2, 3, 1), sample_pairs_.reference.permute(0, 2, 3, 1)
     classifier = load_zero_shot(cfg.reward)
     family, colour = data.family[sample_pairs_.target_index], sample_pairs_.colour
+    large = sample_pairs_.pose[:, 2] < 0  # |azimuth change| > 90 degrees
     summary["samples"] = {
         "count": cfg.samples, "ddim_steps": cfg.steps, "guidance_scale": cfg.guidance_scale,
         "foreground_threshold": cfg.foreground_threshold,
         "model_vs_target": image_scores(images, truth, cfg.foreground_threshold),
         "copy_reference_vs_target": image_scores(ref, truth, cfg.foreground_threshold),
+        "large_rotation_pairs": int(large.sum()),
+        "model_vs_target_large_rotation": image_scores(images[large], truth[large], cfg.foreground_threshold),
+        "copy_reference_vs_target_large_rotation": image_scores(ref[large], truth[large], cfg.foreground_threshold),
         "reward_on_samples": reward_accuracy(classifier, images, family, colour),
         "reward_on_targets": reward_accuracy(classifier, truth, family, colour),
     }
