@@ -218,7 +218,7 @@ def test_rendered_normals_and_lambertian_shading():
     outs = {
         m: VolumeRenderer(VolumeRendererConfig(num_samples=128, normals=m))(
             grid, cams, shading="textureless", lights=lights)
-        for m in ("analytic", "finite_difference")
+        for m in ("auto", "analytic", "finite_difference")
     }
     for out in outs.values():
         n = torch.nn.functional.normalize(out.normal[0, 4, 4], dim=-1)

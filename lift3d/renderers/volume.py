@@ -47,8 +47,9 @@ class VolumeRendererConfig:
     """Occupancy cells per side."""
     occupancy_threshold: float = 0.01
     """Occupancy (density * step) below which a cell is empty."""
-    normals: NormalMethod = "analytic"
-    """How normals are computed when shading or ``compute_normals`` needs them."""
+    normals: NormalMethod = "auto"
+    """How normals are computed when shading or ``compute_normals`` needs them (``auto``: a field's stored
+    gradient, e.g. the dense grid's, else autograd)."""
     normal_eps: float = 1e-3
     """Finite-difference step for ``normals='finite_difference'``."""
     compute_normals: bool = False

@@ -65,6 +65,18 @@ class DensityGrid(Field):
         out = out.view(4, -1)
         return out[0], out[1:].t()
 
+    def _raw_with_gradient(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Density, albedo logits and the density gradient from one ``grid_sample`` of seven channels: the
+        gradient is the trilinear interpolation of the voxels' central differences (one-sided at the
+        border), which is smooth across cells where autograd's derivative of the trilinear interpolant
+        jumps, and costs no double backward (shading normals through autograd cost ~2x the whole render)."""
+        n = self.config.resolution
+        gz, gy, gx = torch.gradient(self.density_voxels, spacing=2.0 / (n - 1), dim=(2, 3, 4))
+        voxels = torch.cat([self.density_voxels, self.color_voxels, gx, gy, gz], dim=1)
+        out = nn.functional.grid_sample(voxels, x.view(1, -1, 1, 1, 3), mode="bilinear", align_corners=True)
+        out = out.view(7, -1)
+        return out[0], out[1:4].t(), out[4:7].t()
+
     def total_variation(self) -> torch.Tensor:
         """Mean squared difference between neighbouring voxels (density and colour), a smoothness prior
         for sparse views (as in Plenoxels, arXiv 2112.05131)."""

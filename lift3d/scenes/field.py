@@ -63,6 +63,23 @@ class DensityActivation:
             raw = raw + self.blob_scale * torch.exp(-0.5 * (x * x).sum(-1) / self.blob_std**2)
         return trunc_exp(raw) if self.kind == "exp" else nn.functional.softplus(raw)
 
+    def with_gradient(self, raw: torch.Tensor, raw_grad: torch.Tensor, x: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Density ``[N]`` and its gradient ``[N, 3]`` w.r.t. box coordinates, by the chain rule from the raw
+        value ``[N]`` and the raw gradient ``[N, 3]`` at ``x [N, 3]``."""
+        z = raw + self.bias
+        z_grad = raw_grad
+        if self.blob_scale != 0.0:
+            blob = self.blob_scale * torch.exp(-0.5 * (x * x).sum(-1) / self.blob_std**2)
+            z = z + blob
+            z_grad = z_grad - (blob / self.blob_std**2)[:, None] * x
+        if self.kind == "exp":
+            density = trunc_exp(z)
+            slope = torch.exp(z.clamp(max=15.0))
+        else:
+            density, slope = nn.functional.softplus(z), torch.sigmoid(z)
+        return density, slope[:, None] * z_grad
+
 
 class Field(nn.Module):
     """Base class: a density + albedo field inside ``aabb``.
@@ -107,6 +124,27 @@ class Field(nn.Module):
         raw, logits = self._raw(x.clamp(-1.0, 1.0))
         density = torch.where(inside, self.activation(raw, x), torch.zeros_like(raw))
         return density, torch.sigmoid(logits)
+
+    def forward_with_gradient(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """Density ``[N]``, albedo ``[N, 3]`` and a density gradient ``[N, 3]`` w.r.t. world points in one
+        query, for fields that store their own gradient (:meth:`_raw_with_gradient`); None for the others
+        (callers then differentiate :meth:`forward` with autograd). Zero outside ``aabb``, as the density."""
+        x = self.normalize(points)
+        inside = (x.abs() <= 1.0).all(-1)
+        found = self._raw_with_gradient(x.clamp(-1.0, 1.0))
+        if found is None:
+            return None
+        raw, logits, raw_grad = found
+        density, grad = self.activation.with_gradient(raw, raw_grad, x)
+        grad = grad * (2.0 / (self.aabb[3:] - self.aabb[:3]))  # box coordinates -> world units
+        density = torch.where(inside, density, torch.zeros_like(density))
+        grad = torch.where(inside[:, None], grad, torch.zeros_like(grad))
+        return density, torch.sigmoid(logits), grad
+
+    def _raw_with_gradient(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """Raw density ``[N]``, albedo logits ``[N, 3]`` and the raw density's gradient ``[N, 3]`` w.r.t. box
+        coordinates, or None when the field has no cheaper gradient than autograd (the default)."""
+        return None
 
     def density(self, points: torch.Tensor) -> torch.Tensor:
         """``[N, 3]`` world points to non-negative density ``[N]`` (0 outside the box)."""

@@ -1,8 +1,8 @@
 """Field shading and regularisers from "DreamFusion: Text-to-3D using 2D Diffusion" (Poole et al.,
 arXiv 2209.14988, section 3.1 and appendix A.2).
 
-Normals are the negated, normalised density gradient (analytic through autograd, or central finite
-differences). Colour is albedo times Lambertian plus ambient light from one point light per view,
+Normals are the negated, normalised density gradient (the field's own stored gradient where it has one,
+analytic through autograd, or central finite differences). Colour is albedo times Lambertian plus ambient light from one point light per view,
 sampled around the camera; the textureless mode replaces albedo by white. The orientation
 regulariser penalises visible normals that face away from the camera; the opacity regularisers push
 accumulated alpha to 0 or 1 (entropy) or to 0 (sparsity).
@@ -18,25 +18,30 @@ import torch
 from lift3d.scenes.field import Field
 
 ShadingMode = Literal["albedo", "lambertian", "textureless"]
-NormalMethod = Literal["analytic", "finite_difference"]
+NormalMethod = Literal["auto", "analytic", "finite_difference"]
 
 
 def field_with_normals(
-    field: Field, points: torch.Tensor, method: NormalMethod = "analytic", eps: float = 1e-3
+    field: Field, points: torch.Tensor, method: NormalMethod = "auto", eps: float = 1e-3
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Density, albedo and unit normals ``n = -grad(density) / |grad(density)|``.
 
     Args:
         field: the scene.
         points: ``[N, 3]`` world points (treated as constants).
-        method: ``analytic`` (autograd; differentiable through ``create_graph`` when grad is enabled)
-            or ``finite_difference`` (central differences with step ``eps``, 6 extra density calls).
+        method: ``auto`` (the field's stored gradient when it has one, :meth:`Field.forward_with_gradient`,
+            e.g. a dense grid's interpolated voxel differences; else ``analytic``), ``analytic`` (autograd;
+            differentiable through ``create_graph`` when grad is enabled) or ``finite_difference`` (central
+            differences with step ``eps``, 6 extra density calls).
         eps: finite-difference step in world units.
 
     Returns:
         ``(density [N], albedo [N, 3], normals [N, 3])``.
     """
-    if method == "analytic":
+    stored = field.forward_with_gradient(points) if method == "auto" else None
+    if stored is not None:
+        density, albedo, grad = stored
+    elif method in ("auto", "analytic"):
         train = torch.is_grad_enabled()
         with torch.enable_grad():
             pts = points.detach().requires_grad_(True)
@@ -54,7 +59,7 @@ def field_with_normals(
         d = field.density(probe.reshape(-1, 3)).view(-1, 2, 3)
         grad = (d[:, 0] - d[:, 1]) / (2 * eps)
     else:
-        raise ValueError(f"normal method must be 'analytic' or 'finite_difference', got {method!r}")
+        raise ValueError(f"normal method must be 'auto', 'analytic' or 'finite_difference', got {method!r}")
     return density, albedo, -torch.nn.functional.normalize(grad, dim=-1, eps=1e-12)
 
 
