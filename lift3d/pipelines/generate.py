@@ -20,6 +20,7 @@ from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.export.splats import SplatAxes
 from lift3d.guidance import VSD, GuidanceConfig, RewardConfig, SDSConfig, TimestepSchedule
+from lift3d.guidance.clip_loss import ClipLossConfig
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
@@ -44,6 +45,8 @@ class StageConfig:
     sampler: OrbitSampler = OrbitSampler(elevation=Range((-10.0, 60.0)), distance=Range((2.75, 2.75)),
                                          fov_y=Range((40.0, 40.0)))
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    clip: choice(ClipLossConfig, type(None)) = None  # type: ignore[valid-type]
+    """Dream Fields' CLIP loss on the renders next to the guidance (``stage.clip:clip-loss``), None = off."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
     device = rig.scene_device
     offset = _global_step(cfg, index, 0)
     name = f"generate {cfg.prompt!r}" + (f" (stage {index + 1})" if cfg.refine is not None else "")
+    clip = None if stage.clip is None else stage.clip.build(cfg.prompt.strip(), device)
     with progress_bar(name, stage.steps, completed=step, quiet=cfg.quiet) as bar:
         while step < stage.steps:
             rig.before_step(step, gen)
@@ -261,6 +265,8 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             out = rig.render(cams, stage.background, gen, step)
             g_out = guidance(out.rgb, prompts.conditions(cams, perp_neg=cfg.perp_neg), cams, step=step, max_steps=stage.steps, generator=gen)
             reg = rig.regularize(out)
+            if clip is not None:
+                reg["clip"] = clip(out.rgb)
             loss = g_out.loss + sum(reg.values())
             rig.zero_grad()
             rig.before_backward(step, out)
