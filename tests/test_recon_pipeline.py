@@ -100,6 +100,57 @@ def test_refine_mode_with_prior(files, tmp_path, tiny_bundled_prior) -> None:
     assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
 
 
+@pytest.fixture(scope="module")
+def tiny_novel_view(tmp_path_factory) -> str:
+    """A random tiny bundled-layout novel-view prior (16 px, Zero123 folder without vae/)."""
+    from lift3d.priors.bundled_novel_view import NovelViewArchitecture, save_novel_view
+    from lift3d.train.novel_view import NovelViewNet
+
+    arch = NovelViewArchitecture(resolution=16, block_out_channels=(16, 32), embed_dim=16, encoder_width=16,
+                                 encoder_layers=1)
+    torch.manual_seed(0)
+    net = NovelViewNet(arch)
+    path = tmp_path_factory.mktemp("novel_view") / "prior"
+    save_novel_view(path, arch, net.unet, net.image_encoder, net.cc_projection, arch.scheduler())
+    return str(path)
+
+
+def test_reference_conditions_pose_and_image(tiny_novel_view, reference) -> None:
+    """The input image is the concatenated reference (pixel space, [-1, 1]) and each rendered camera's pose is
+    relative to the canonical input camera: the input camera itself has zero rotation."""
+    from lift3d.cameras import Cameras
+    from lift3d.pipelines.prior_specs import NovelViewPriorSpec, ReferenceConditions
+    from lift3d.priors.zero123 import ReferenceView
+
+    prior = NovelViewPriorSpec(model=tiny_novel_view).build(torch.device("cpu"))
+    ref_cam = input_camera(16)
+    rc = ReferenceConditions(prior, reference[None], ReferenceView.from_camera(ref_cam))
+    el, az, dist = ref_cam.spherical()
+    cams = Cameras.from_spherical(torch.cat([el, el + 30]), torch.cat([az, az + 90]), torch.cat([dist, dist]),
+                                  ref_cam.fov_y_deg.expand(2), 16)
+    cond = rc.conditions(cams)
+    assert cond.text.shape[0] == cond.image.shape[0] == cond.camera.shape[0] == 2
+    torch.testing.assert_close(cond.camera[0, :3], torch.tensor([0.0, 0.0, 1.0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(cond.camera[1, :3], torch.tensor([-math.pi / 6, 1.0, 0.0]), atol=1e-5, rtol=0)
+    white = reference[..., :3] * reference[..., 3:] + 1 - reference[..., 3:]
+    expected = torch.nn.functional.interpolate(white.permute(2, 0, 1)[None], size=(16, 16), mode="bilinear",
+                                               align_corners=False) * 2 - 1
+    torch.testing.assert_close(cond.image[:1], expected, atol=1e-5, rtol=0)
+    assert torch.count_nonzero(cond.uncond) == 0
+
+
+def test_refine_mode_with_the_image_conditioned_prior(files, tmp_path, tiny_novel_view) -> None:
+    """No prompt needed: the guidance is conditioned on the input image; the guidance term is in the loss."""
+    from lift3d.pipelines.prior_specs import NovelViewPriorSpec
+
+    run = _run(files, tmp_path, "feedforward+refine", prior=NovelViewPriorSpec(model=tiny_novel_view),
+               optimize=OptimizeConfig(steps=2, novel_views=2, novel_resolution=16))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
+    assert all(r["guidance"] != 0 for r in rows)
+    assert (run / "export" / "splats.ply").is_file()
+
+
 def test_prior_needs_prompt(files, tmp_path) -> None:
     from lift3d.pipelines.prior_specs import BundledPriorSpec
 

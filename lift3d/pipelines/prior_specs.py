@@ -46,5 +46,47 @@ class BundledPriorSpec:
         return True
 
 
+@dataclass(frozen=True)
+class NovelViewPriorSpec:
+    """An image-conditioned novel-view prior (Zero-1-to-3 family, arXiv 2303.11328) conditioned on the input
+    image itself, as Magic123 (arXiv 2306.17843) and DreamGaussian (arXiv 2309.16653) guide image-to-3D.
+    Default: lift3d's bundled 32 px model; any Zero123 / Stable Zero123 folder or hub id works."""
+
+    KIND = "novel-view"
+    model: str = ""
+    """Zero123-layout folder or hub id; empty: the bundled novel-view prior shipped in the package."""
+
+    def build(self, device: torch.device) -> Any:
+        from lift3d.priors.bundled_novel_view import NOVEL_VIEW_PRIOR_DIR
+        from lift3d.priors.stable_diffusion import LoadOptions
+        from lift3d.priors.zero123 import Zero123Config
+
+        model = self.model or str(NOVEL_VIEW_PRIOR_DIR)
+        return Zero123Config(model=model, load=LoadOptions(device=str(device), dtype="float32")).build()
+
+
+class ReferenceConditions:
+    """What :class:`~lift3d.priors.prompts.PromptEmbeddings` is for text priors, for an image-conditioned one:
+    ``conditions(cameras)`` gives the reference image's embedding and concatenated image, plus the relative
+    pose of each rendered camera w.r.t. the reference camera.
+
+    Args:
+        prior: a :class:`~lift3d.priors.zero123.Zero123Prior`.
+        image: ``[1, H, W, 3 or 4]`` reference image in [0, 1] (RGBA is composited on white).
+        reference: the camera the image was seen from (:class:`~lift3d.priors.zero123.ReferenceView`).
+    """
+
+    def __init__(self, prior: Any, image: torch.Tensor, reference: Any) -> None:
+        self.prior = prior
+        self.base = prior.image_conditions(image, reference, batch=1)
+
+    def conditions(self, cameras: Any, perp_neg: Any = None) -> Any:
+        if perp_neg is not None:
+            raise ValueError("Perp-Neg needs text view prompts; an image-conditioned prior has none")
+        b = len(cameras)
+        return self.base.with_(text=self.base.text.expand(b, -1, -1), uncond=self.base.uncond.expand(b, -1, -1),
+                               image=self.base.image.expand(b, -1, -1, -1), camera=self.prior.camera_condition(cameras))
+
+
 PriorSpec = choice(BundledPriorSpec, StableDiffusionConfig, DeepFloydIFConfig, MVDreamConfig)
 """Any text prior (tyro subcommands ``prior:bundled``, ``prior:stable-diffusion``, ...)."""

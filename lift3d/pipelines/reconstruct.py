@@ -3,7 +3,9 @@
 * ``feedforward``: one pass of the triplane-Gaussian model (:mod:`lift3d.recon`, TGS, arXiv 2312.09147).
 * ``optimize``: Gaussians fitted to the reference view (RGB + mask MSE at the canonical input camera),
   plus, when a prior is given, score distillation on novel views (Magic123, arXiv 2306.17843;
-  DreamGaussian, arXiv 2309.16653), through :class:`~lift3d.pipelines.rig_gaussians.GaussianRig` and any
+  DreamGaussian, arXiv 2309.16653) from an image-conditioned novel-view prior conditioned on the input
+  image (``prior:novel-view``, the bundled Zero123-style model by default) or a text prior with a prompt
+  (``prior:bundled --prompt ...``), through :class:`~lift3d.pipelines.rig_gaussians.GaussianRig` and any
   guidance of :mod:`lift3d.guidance`. Without a prior, novel views are kept sane by an opacity-entropy
   regularizer (opt-in) and, when initialised from the model, an anchor to the initial Gaussians.
 * ``feedforward+refine``: the feed-forward Gaussians initialise ``optimize``.
@@ -23,7 +25,8 @@ import torch
 
 from lift3d.export.asset import AssetOptions
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
-from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.config import choice
+from lift3d.pipelines.prior_specs import BundledPriorSpec, NovelViewPriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
 from lift3d.pipelines.rigs import Regularizers
 from lift3d.sampling import OrbitSampler, Range
@@ -77,10 +80,11 @@ class ReconstructConfig:
     """Reframe the object canonically (off for images already seen from the canonical camera)."""
     model: Path | None = None
     """Reconstruction model folder (default: the shipped recon-tiny)."""
-    prior: BundledPriorSpec | None = None
-    """Diffusion prior for novel-view guidance in optimize modes (None: regularizers only)."""
+    prior: choice(NovelViewPriorSpec, BundledPriorSpec, type(None)) = None  # type: ignore[valid-type]
+    """Diffusion prior for novel-view guidance in optimize modes: ``prior:novel-view`` (image-conditioned, from
+    the input image), ``prior:bundled`` (text, needs --prompt); None: regularizers only."""
     prompt: str = ""
-    """Text for the prior (e.g. "a red cube"); needed when a prior is set."""
+    """Text for a text prior (e.g. "a red cube")."""
     optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
     resolution: int = 64
     """Reference-view resolution of the optimize modes (and of the turntable, x2)."""
@@ -167,8 +171,9 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
 
     if cfg.mode not in ("feedforward", "optimize", "feedforward+refine"):
         raise LiftError(f"unknown mode {cfg.mode!r}; choose feedforward, optimize or feedforward+refine")
-    if cfg.prior is not None and not cfg.prompt.strip():
-        raise LiftError("a prior needs a prompt describing the object, e.g. --prompt 'a red cube'")
+    if isinstance(cfg.prior, BundledPriorSpec) and not cfg.prompt.strip():
+        raise LiftError("a text prior needs a prompt describing the object, e.g. --prompt 'a red cube' "
+                        "(or use the image-conditioned prior:novel-view)")
     if cfg.resolution < 8 or cfg.optimize.steps < 0:
         raise LiftError("need --resolution >= 8 and --optimize.steps >= 0")
     device = _device(cfg.device)
@@ -188,16 +193,28 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
     else:
         guidance = prompts = None
         if cfg.prior is not None:
-            from lift3d.priors.prompts import PromptEmbeddings
-
             prior = cfg.prior.build(device)
-            prompts = PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(), None,
-                                              view_dependent=not cfg.prior.camera_conditioned)
+            prompts = _prior_conditions(cfg, prior, reference.to(device))
             guidance = cfg.optimize.guidance.build(prior)
         rig = optimize_gaussians(scene, reference, cfg.optimize, gen, anchor=cfg.mode == "feedforward+refine",
                                  guidance=guidance, prompts=prompts, log=run.log_metrics)
     finish_run(rig, run, cfg, cfg.turntable_frames, cfg.asset)
     return run.path
+
+
+def _prior_conditions(cfg: ReconstructConfig, prior, reference: torch.Tensor):
+    """The guidance's condition source: the input image seen from the canonical input camera for an
+    image-conditioned prior, the prompt's embeddings for a text prior."""
+    if isinstance(cfg.prior, NovelViewPriorSpec):
+        from lift3d.pipelines.prior_specs import ReferenceConditions
+        from lift3d.priors.zero123 import ReferenceView
+        from lift3d.recon.camera import input_camera
+
+        return ReferenceConditions(prior, reference[None], ReferenceView.from_camera(input_camera(reference.shape[0])))
+    from lift3d.priors.prompts import PromptEmbeddings
+
+    return PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(), None,
+                                   view_dependent=not cfg.prior.camera_conditioned)
 
 
 def main(argv: list[str], prog: str = "lift3d reconstruct") -> None:
