@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lift3d.config import choice
+from lift3d.pipelines.prior_specs import NovelViewPriorSpec
+from lift3d.pipelines.reconstruct import OptimizeConfig
 from lift3d.recon.camera import input_camera
 from lift3d.recon.data import HELDOUT_FIRST_SEED
 from lift3d.scenes.gaussians import Gaussians
@@ -93,7 +96,11 @@ class EvaluateReconConfig:
     """Held-out objects per family evaluated feed-forward (0: skip)."""
     refine_seeds_per_family: int = 1
     """Held-out objects per family also evaluated with feedforward+refine (0: skip)."""
-    refine_steps: int = 100
+    refine: OptimizeConfig = OptimizeConfig(steps=100)
+    """The refinement's settings (``--refine.steps``, ``--refine.guidance.guidance-scale`` ...)."""
+    refine_prior: choice(NovelViewPriorSpec, type(None)) = None  # type: ignore[valid-type]
+    """Novel-view guidance of the refinement: ``refine-prior:novel-view`` (image-conditioned on each input,
+    the bundled Zero123-style prior by default); None: reference view + anchor only."""
     out: Path | None = None
     """Write all rows and summaries as JSON here."""
 
@@ -101,7 +108,9 @@ class EvaluateReconConfig:
 def main(argv: list[str] | None = None) -> dict:
     import tyro
 
-    from lift3d.pipelines.reconstruct import OptimizeConfig, feedforward, load_model, optimize_gaussians
+    from lift3d.pipelines.prior_specs import ReferenceConditions
+    from lift3d.pipelines.reconstruct import feedforward, load_model, optimize_gaussians
+    from lift3d.priors.zero123 import ReferenceView
 
     cfg = tyro.cli(EvaluateReconConfig, args=argv)
     torch.set_num_threads(1)
@@ -111,9 +120,15 @@ def main(argv: list[str] | None = None) -> dict:
     def ff(x: torch.Tensor) -> Gaussians:
         return feedforward(model, x)
 
+    prior = None if cfg.refine_prior is None else cfg.refine_prior.build(torch.device("cpu"))
+
     def refine(x: torch.Tensor) -> Gaussians:
-        opt = OptimizeConfig(steps=cfg.refine_steps)
-        return optimize_gaussians(ff(x), x, opt, torch.Generator().manual_seed(0), anchor=True).scene
+        guidance = conditions = None
+        if prior is not None:
+            guidance = cfg.refine.guidance.build(prior)
+            conditions = ReferenceConditions(prior, x[None], ReferenceView.from_camera(input_camera(x.shape[0])))
+        return optimize_gaussians(ff(x), x, cfg.refine, torch.Generator().manual_seed(0), anchor=True,
+                                  guidance=guidance, prompts=conditions).scene
 
     results: dict[str, list[dict]] = {}
     if cfg.seeds_per_family:
