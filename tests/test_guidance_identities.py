@@ -139,10 +139,12 @@ def test_csd_is_the_guidance_term() -> None:
     g, _ = grad_x(CSDConfig(guidance_scale=10.0).build(prior), img, c, noise=n)
     _, e = eps_branches(prior, img, T, n, c, (Branch.TEXT, Branch.UNCOND, Branch.NEGATIVE))
     w = weight(Weighting.SDS, prior.alphas_cumprod, T).reshape(-1, 1, 1, 1)
-    torch.testing.assert_close(g, w * 10.0 * (e[Branch.TEXT] - e[Branch.UNCOND]), rtol=1e-5, atol=1e-6)
+    # The guidance batches its branches differently from eps_branches: float32 rounding of the UNet (~1e-6)
+    # is amplified by the scale 10, so the tolerance is 10x that of the unscaled identities above.
+    torch.testing.assert_close(g, w * 10.0 * (e[Branch.TEXT] - e[Branch.UNCOND]), rtol=1e-4, atol=2e-5)
     g2, _ = grad_x(CSDConfig(guidance_scale=10.0, negative_scale=3.0).build(prior), img, c, noise=n)
     expected = w * (10.0 * (e[Branch.TEXT] - e[Branch.UNCOND]) - 3.0 * (e[Branch.NEGATIVE] - e[Branch.UNCOND]))
-    torch.testing.assert_close(g2, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g2, expected, rtol=1e-4, atol=2e-5)
 
 
 class ConstantReward:
