@@ -84,8 +84,8 @@ def test_feedforward_mode(files, tmp_path) -> None:
 
 
 def test_optimize_mode_without_prior(files, tmp_path) -> None:
-    run = _run(files, tmp_path, "optimize", optimize=OptimizeConfig(steps=3, num_points=200, novel_views=1,
-                                                           regularizers=Regularizers(entropy=0.01)))
+    run = _run(files, tmp_path, "optimize", prior=None, optimize=OptimizeConfig(steps=3, num_points=200, novel_views=1,
+                                                                       regularizers=Regularizers(entropy=0.01)))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and "entropy" in rows[0] and "guidance" not in rows[0]
     assert (run / "export" / "splats.ply").is_file()
@@ -149,6 +149,15 @@ def test_refine_mode_with_the_image_conditioned_prior(files, tmp_path, tiny_nove
     assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
     assert all(r["guidance"] != 0 for r in rows)
     assert (run / "export" / "splats.ply").is_file()
+
+
+def test_default_refinement_is_guided_by_the_shipped_novel_view_prior(files, tmp_path) -> None:
+    from lift3d.pipelines.prior_specs import NovelViewPriorSpec
+
+    assert ReconstructConfig().prior == NovelViewPriorSpec() and ReconstructConfig().optimize.guidance.guidance_scale == 3.0
+    run = _run(files, tmp_path, "feedforward+refine", optimize=OptimizeConfig(steps=1, novel_views=1))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["guidance"] != 0
 
 
 def test_prior_needs_prompt(files, tmp_path) -> None:
