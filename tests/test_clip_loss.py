@@ -43,8 +43,9 @@ def test_descending_the_loss_turns_a_grey_image_into_the_prompted_colour() -> No
 def test_generate_adds_the_clip_term_and_it_moves_the_scene(tiny_bundled_prior: Path, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from lift3d.pipelines.generate import generate
     from test_generate import _cfg
+
+    from lift3d.pipelines.generate import generate
 
     base = _cfg(tiny_bundled_prior, tmp_path / "plain")
     with_clip = replace(base, output=tmp_path / "clip", stage=replace(base.stage, clip=ClipLossConfig(weight=0.1)))

@@ -23,9 +23,9 @@ from typing import Literal
 
 import torch
 
+from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
-from lift3d.config import choice
 from lift3d.pipelines.prior_specs import BundledPriorSpec, NovelViewPriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
 from lift3d.pipelines.rigs import Regularizers
