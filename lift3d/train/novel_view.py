@@ -111,18 +111,12 @@ class NovelViewNet(torch.nn.Module):
         return self.unet(x_in, t, encoder_hidden_states=token * k[:, None, None]).sample
 
 
-def _ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], decay: float) -> None:
-    with torch.no_grad():
-        for k, p in params.items():
-            ema[k].lerp_(p.detach(), 1.0 - decay)
-
-
 def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     """Train (or resume) and return the run folder."""
     from lift3d.data import palette_rgb
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
-    from lift3d.train.prior import _load_or_render
+    from lift3d.train.prior import _load_or_render, ema_update
     from lift3d.types import LiftError
 
     if cfg.threads:
@@ -180,7 +174,7 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
             optim.step()
             sched.step()
             step += 1
-            _ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
             run.log_metrics(step, loss=loss.item(), mse=per_sample.mean().item())
             bar.update(1, loss=loss.item())
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:

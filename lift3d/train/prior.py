@@ -76,7 +76,8 @@ def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) 
     return torch.stack(table)
 
 
-def _ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], decay: float) -> None:
+def ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * params`` in place (the bundled priors' weight averaging)."""
     with torch.no_grad():
         for k, p in params.items():
             ema[k].lerp_(p.detach(), 1.0 - decay)
@@ -174,7 +175,7 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             optim.step()
             sched.step()
             step += 1
-            _ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
             logs = dist.mean({"loss": loss.item(), "mse": per_sample.mean().item()})
             if not dist.is_main:
                 continue
