@@ -129,6 +129,8 @@ class Field(nn.Module):
         """Density ``[N]``, albedo ``[N, 3]`` and a density gradient ``[N, 3]`` w.r.t. world points in one
         query, for fields that store their own gradient (:meth:`_raw_with_gradient`); None for the others
         (callers then differentiate :meth:`forward` with autograd). Zero outside ``aabb``, as the density."""
+        if type(self)._raw_with_gradient is Field._raw_with_gradient:
+            return None  # no stored gradient: skip the normalisation on the shading hot path
         x = self.normalize(points)
         inside = (x.abs() <= 1.0).all(-1)
         found = self._raw_with_gradient(x.clamp(-1.0, 1.0))

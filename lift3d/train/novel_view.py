@@ -187,17 +187,9 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
 
 def export_run(cfg: TrainNovelViewConfig) -> Path:
     """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
-    from lift3d.config import load_config
-    from lift3d.runs import latest_valid_checkpoint
-    from lift3d.types import LiftError
+    from lift3d.train.prior import newest_checkpoint
 
-    if cfg.output is None or cfg.export_to is None:
-        raise LiftError("--export-only needs --output RUN_DIR and --export-to FOLDER")
-    saved = load_config(TrainNovelViewConfig, Path(cfg.output) / "config.json")
-    found = latest_valid_checkpoint(Path(cfg.output) / "ckpt")
-    if found is None:
-        raise LiftError(f"{cfg.output} has no valid checkpoint to export yet")
-    _, step, state = found
+    saved, step, state = newest_checkpoint(TrainNovelViewConfig, cfg.output, cfg.export_to)
     export_ema(state["ema"], saved.architecture, cfg.export_to, extra={"train_steps": step, "seed": saved.seed})
     return Path(cfg.output)
 

@@ -15,6 +15,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -192,20 +193,28 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     return run.path
 
 
-def export_run(cfg: TrainPriorConfig) -> Path:
-    """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
+def newest_checkpoint(config_type: type, output: Path | None, export_to: Path | None) -> tuple[Any, int, dict]:
+    """(saved run config, step, state) of the newest valid checkpoint of the training run ``output``, for
+    ``--export-only`` (the run's own config decides the architecture)."""
     from lift3d.config import load_config
-    from lift3d.priors.bundled import build_tokenizer, caption_vocabulary
     from lift3d.runs import latest_valid_checkpoint
     from lift3d.types import LiftError
 
-    if cfg.output is None or cfg.export_to is None:
+    if output is None or export_to is None:
         raise LiftError("--export-only needs --output RUN_DIR and --export-to FOLDER")
-    saved = load_config(TrainPriorConfig, Path(cfg.output) / "config.json")
-    found = latest_valid_checkpoint(Path(cfg.output) / "ckpt")
+    saved = load_config(config_type, Path(output) / "config.json")
+    found = latest_valid_checkpoint(Path(output) / "ckpt")
     if found is None:
-        raise LiftError(f"{cfg.output} has no valid checkpoint to export yet")
+        raise LiftError(f"{output} has no valid checkpoint to export yet")
     _, step, state = found
+    return saved, step, state
+
+
+def export_run(cfg: TrainPriorConfig) -> Path:
+    """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
+    from lift3d.priors.bundled import build_tokenizer, caption_vocabulary
+
+    saved, step, state = newest_checkpoint(TrainPriorConfig, cfg.output, cfg.export_to)
     arch = saved.architecture
     tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
     export_ema(state["ema"], arch, tokenizer, arch.scheduler(), cfg.export_to,
