@@ -60,6 +60,22 @@ def test_training_reduces_loss_and_exports(tmp_path) -> None:
     assert mean(m[-5:], "chamfer") < mean(m[:3], "chamfer")
     model = TriplaneGaussianModel.from_pretrained(tmp_path / "model")
     assert model.config.image_size == 16
+    # --export-only writes the newest checkpoint (step 40 = the end) again: the same weights
+    train_recon(TrainReconConfig(output=tmp_path / "run", export_to=tmp_path / "again", export_only=True))
+    again = TriplaneGaussianModel.from_pretrained(tmp_path / "again").state_dict()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(again[k], v, rtol=0, atol=0, msg=k)
+
+
+def test_export_only_without_a_checkpoint_says_so(tmp_path) -> None:
+    from lift3d.types import LiftError
+
+    with pytest.raises(LiftError, match="--export-only needs"):
+        train_recon(TrainReconConfig(export_only=True))
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"schema_version": 1, "config": {"_kind": "train_recon"}}))
+    with pytest.raises(LiftError, match="no valid checkpoint"):
+        train_recon(TrainReconConfig(output=tmp_path, export_to=tmp_path / "out", export_only=True))
 
 
 def test_accelerate_single_process(tmp_path) -> None:

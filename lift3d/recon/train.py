@@ -20,42 +20,30 @@ import torch
 
 from lift3d.recon.data import ReconDataConfig
 from lift3d.recon.model import ReconArchitecture
+from lift3d.train.run_config import TrainRunConfig
 
 RECON_TINY_DIR = Path(__file__).resolve().parent.parent / "assets" / "recon-tiny"
 """The shipped tiny model (diffusers layout: config.json + diffusion_pytorch_model.safetensors)."""
 
 
 @dataclass(frozen=True)
-class TrainReconConfig:
+class TrainReconConfig(TrainRunConfig):
     """Train the reconstruction model (defaults: phase 1 of the shipped recon-tiny, see training/train_recon.sh)."""
 
-    output: Path | None = None
-    """Run folder (default outputs/train-recon/<timestamp>)."""
-    export_to: Path | None = None
-    """Write the final model with save_pretrained here (e.g. lift3d/assets/recon-tiny)."""
     steps: int = 1600
     batch_size: int = 4
-    views_per_step: int = 3
-    """Rendered supervision views per object: the input view plus random others."""
     lr: float = 1e-3
     warmup_steps: int = 100
+    views_per_step: int = 3
+    """Rendered supervision views per object: the input view plus random others."""
     min_lr_ratio: float = 0.1
     """Cosine decay ends at lr * min_lr_ratio."""
-    weight_decay: float = 0.01
     mask_weight: float = 1.0
     chamfer_weight: float = 1.0
-    seed: int = 0
-    checkpoint_every: int = 100
-    threads: int = 0
-    """torch threads (0 keeps torch's default)."""
     accelerate: bool = False
     """Use accelerate.Accelerator (for ``accelerate launch``; single process works too)."""
     data: ReconDataConfig = field(default_factory=ReconDataConfig)
     architecture: ReconArchitecture = field(default_factory=ReconArchitecture)
-    resume: bool = False
-    """Continue the run in --output (or the newest one) from its last checkpoint."""
-    overwrite: bool = False
-    quiet: bool = False
 
 
 def chamfer_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -126,6 +114,8 @@ def fit_recon(cfg: TrainReconConfig) -> tuple[Path, torch.nn.Module]:
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.export_only:
+        return Path(cfg.output or ""), export_run(cfg)
     if cfg.views_per_step < 1 or cfg.views_per_step > cfg.data.views + 1:
         raise ValueError(f"views_per_step must be in [1, data.views + 1 = {cfg.data.views + 1}]")
     dist = Distributed.start(cfg.accelerate, cfg.batch_size)
@@ -187,6 +177,18 @@ def fit_recon(cfg: TrainReconConfig) -> tuple[Path, torch.nn.Module]:
     return run.path, core
 
 
+def export_run(cfg: TrainReconConfig) -> torch.nn.Module:
+    """Write the newest valid checkpoint of ``cfg.output`` with ``save_pretrained`` to ``cfg.export_to`` (the run's
+    own saved config decides the architecture; read-only on the run, safe while it trains); returns the model."""
+    from lift3d.train.run_config import newest_checkpoint
+
+    saved, _, state = newest_checkpoint(TrainReconConfig, cfg.output, cfg.export_to)
+    model = saved.architecture.build()
+    model.load_state_dict(state["model"])
+    model.save_pretrained(cfg.export_to)
+    return model
+
+
 def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
     import tyro
 
@@ -197,4 +199,4 @@ def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
 if __name__ == "__main__":  # accelerate launch -m lift3d.recon.train --accelerate ...
     main(sys.argv[1:], prog="python -m lift3d.recon.train")
 
-__all__ = ["RECON_TINY_DIR", "TrainReconConfig", "chamfer_loss", "fit_recon", "train_recon", "main"]
+__all__ = ["RECON_TINY_DIR", "TrainReconConfig", "chamfer_loss", "export_run", "fit_recon", "train_recon", "main"]

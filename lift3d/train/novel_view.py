@@ -22,38 +22,18 @@ import torch
 
 from lift3d.priors.bundled_novel_view import NOVEL_VIEW_CONVENTION, NOVEL_VIEW_PRIOR_DIR, NovelViewArchitecture
 from lift3d.train.prior_data import PriorData, PriorDataConfig
+from lift3d.train.run_config import DiffusionTrainConfig
 
 
 @dataclass(frozen=True)
-class TrainNovelViewConfig:
+class TrainNovelViewConfig(DiffusionTrainConfig):
     """Train the bundled novel-view prior (defaults reproduce the shipped weights; see training/train_novel_view.sh)."""
 
-    output: Path | None = None
-    """Run folder (default outputs/train-novel-view/<timestamp>)."""
-    export_to: Path | None = None
-    """Write the EMA model as a Zero123-layout folder here when training ends (e.g. lift3d/assets/novel-view32)."""
-    steps: int = 8000
-    batch_size: int = 64
-    lr: float = 5e-4
-    warmup_steps: int = 200
-    weight_decay: float = 1e-2
-    ema_decay: float = 0.999
     cond_dropout: float = 0.1
     """Probability of training a sample unconditionally (zero token and zero reference image)."""
-    min_snr_gamma: float = 5.0
-    seed: int = 0
-    checkpoint_every: int = 100
-    threads: int = 0
-    """torch threads (0 keeps torch's default)."""
     data: PriorDataConfig = field(default_factory=PriorDataConfig)
     """The text prior's renders (same seed = same data); pairs are two views of one object."""
     architecture: NovelViewArchitecture = field(default_factory=NovelViewArchitecture)
-    resume: bool = False
-    """Continue the run in --output (or the newest one) from its last checkpoint."""
-    export_only: bool = False
-    """Only write the newest checkpoint's EMA weights of --output to --export-to (safe while it trains)."""
-    overwrite: bool = False
-    quiet: bool = False
 
 
 @dataclass
@@ -187,7 +167,7 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
 
 def export_run(cfg: TrainNovelViewConfig) -> Path:
     """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
-    from lift3d.train.prior import newest_checkpoint
+    from lift3d.train.run_config import newest_checkpoint
 
     saved, step, state = newest_checkpoint(TrainNovelViewConfig, cfg.output, cfg.export_to)
     export_ema(state["ema"], saved.architecture, cfg.export_to, extra={"train_steps": step, "seed": saved.seed})

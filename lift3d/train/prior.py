@@ -15,49 +15,27 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from lift3d.priors.bundled import BUNDLED_PRIOR_DIR, BundledArchitecture
 from lift3d.train.prior_data import PriorData, PriorDataConfig
+from lift3d.train.run_config import DiffusionTrainConfig, newest_checkpoint
 
 
 @dataclass(frozen=True)
-class TrainPriorConfig:
+class TrainPriorConfig(DiffusionTrainConfig):
     """Train the bundled text prior (defaults reproduce the shipped weights). ``lift3d train-prior novel-view
     --help``: the bundled image-conditioned novel-view prior instead."""
 
-    output: Path | None = None
-    """Run folder (default outputs/train-prior/<timestamp>)."""
-    export_to: Path | None = None
-    """Write the EMA model as a diffusers-style folder here when training ends (e.g. the package's assets)."""
-    steps: int = 8000
-    batch_size: int = 64
-    lr: float = 5e-4
-    warmup_steps: int = 200
-    weight_decay: float = 1e-2
-    ema_decay: float = 0.999
     caption_dropout: float = 0.1
     """Probability of training a sample with the empty caption (enables classifier-free guidance)."""
-    min_snr_gamma: float = 5.0
     captions_per_label: int = 32
     """Caption wordings drawn per (family, colour), synonyms included."""
-    seed: int = 0
-    checkpoint_every: int = 100
-    threads: int = 0
-    """torch threads (0 keeps torch's default)."""
     accelerate: bool = False
     """Use accelerate.Accelerator (for ``accelerate launch``: data-parallel over processes/GPUs)."""
     data: PriorDataConfig = field(default_factory=PriorDataConfig)
     architecture: BundledArchitecture = field(default_factory=BundledArchitecture)
-    resume: bool = False
-    """Continue the run in --output (or the newest one) from its last checkpoint."""
-    export_only: bool = False
-    """Only write the newest checkpoint's EMA weights of --output to --export-to (read-only on the run, safe
-    while it trains)."""
-    overwrite: bool = False
-    quiet: bool = False
 
 
 def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) -> torch.Tensor:
@@ -191,23 +169,6 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
                    extra={"train_steps": step, "seed": cfg.seed})
     dist.wait()
     return run.path
-
-
-def newest_checkpoint(config_type: type, output: Path | None, export_to: Path | None) -> tuple[Any, int, dict]:
-    """(saved run config, step, state) of the newest valid checkpoint of the training run ``output``, for
-    ``--export-only`` (the run's own config decides the architecture)."""
-    from lift3d.config import load_config
-    from lift3d.runs import latest_valid_checkpoint
-    from lift3d.types import LiftError
-
-    if output is None or export_to is None:
-        raise LiftError("--export-only needs --output RUN_DIR and --export-to FOLDER")
-    saved = load_config(config_type, Path(output) / "config.json")
-    found = latest_valid_checkpoint(Path(output) / "ckpt")
-    if found is None:
-        raise LiftError(f"{output} has no valid checkpoint to export yet")
-    _, step, state = found
-    return saved, step, state
 
 
 def export_run(cfg: TrainPriorConfig) -> Path:

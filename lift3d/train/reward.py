@@ -24,16 +24,13 @@ import torch.nn.functional as F
 
 from lift3d.priors.bundled_reward import RewardArchitecture
 from lift3d.train.prior_data import PriorDataConfig
+from lift3d.train.run_config import TrainRunConfig
 
 
 @dataclass(frozen=True)
-class TrainRewardConfig:
+class TrainRewardConfig(TrainRunConfig):
     """Train the bundled reward model (defaults reproduce the shipped weights)."""
 
-    output: Path | None = None
-    """Run folder (default outputs/train-reward/<timestamp>)."""
-    export_to: Path | None = None
-    """Write the final model as a transformers CLIPModel folder here when training ends."""
     steps: int = 1600
     batch_size: int = 128
     """Distinct (family, colour) labels per batch (at most families x colours = 140)."""
@@ -46,18 +43,8 @@ class TrainRewardConfig:
     """Random translation in pixels (augmentation)."""
     max_noise: float = 0.04
     """Per-image Gaussian pixel noise, std uniform in [0, max_noise] (augmentation)."""
-    seed: int = 0
-    checkpoint_every: int = 100
-    threads: int = 0
-    """torch threads (0 keeps torch's default)."""
     data: PriorDataConfig = field(default_factory=lambda: PriorDataConfig(seeds_per_family=32))
     architecture: RewardArchitecture = field(default_factory=RewardArchitecture)
-    resume: bool = False
-    """Continue the run in --output (or the newest one) from its last checkpoint."""
-    export_only: bool = False
-    """Only write the newest checkpoint of --output to --export-to (read-only on the run, safe while it trains)."""
-    overwrite: bool = False
-    quiet: bool = False
 
 
 def contrastive_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
@@ -169,21 +156,14 @@ def train_reward(cfg: TrainRewardConfig) -> Path:
 
 def export_run(cfg: TrainRewardConfig) -> Path:
     """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
-    from lift3d.config import load_config
     from lift3d.priors.bundled import build_tokenizer, caption_vocabulary
     from lift3d.priors.bundled_reward import save_reward
-    from lift3d.runs import latest_valid_checkpoint
-    from lift3d.types import LiftError
+    from lift3d.train.run_config import newest_checkpoint
 
-    if cfg.output is None or cfg.export_to is None:
-        raise LiftError("--export-only needs --output RUN_DIR and --export-to FOLDER")
-    saved = load_config(TrainRewardConfig, Path(cfg.output) / "config.json")
-    found = latest_valid_checkpoint(Path(cfg.output) / "ckpt")
-    if found is None:
-        raise LiftError(f"{cfg.output} has no valid checkpoint to export yet")
+    saved, _, state = newest_checkpoint(TrainRewardConfig, cfg.output, cfg.export_to)
     tokenizer = build_tokenizer(caption_vocabulary(), saved.architecture.max_tokens)
     model = saved.architecture.model(len(tokenizer))
-    model.load_state_dict(found[2]["model"])
+    model.load_state_dict(state["model"])
     save_reward(Path(cfg.export_to), model.eval(), tokenizer)
     return Path(cfg.output)
 
