@@ -32,8 +32,9 @@ TINY_DATA = PriorDataConfig(seeds_per_family=1, views_per_object=3, resolution=1
 
 
 def _cfg(out: Path, steps: int, **kw) -> TrainNovelViewConfig:
+    kw.setdefault("architecture", TINY)
     return TrainNovelViewConfig(output=out, steps=steps, batch_size=4, checkpoint_every=2, quiet=True,
-                                data=TINY_DATA, architecture=TINY, **kw)
+                                data=TINY_DATA, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,34 @@ def test_loader_reproduces_the_training_forward(trained: Path) -> None:
     torch.testing.assert_close(single.image[0], cond.image[i])
     cams = Cameras.from_spherical(el[None], az[None], torch.tensor([2.75]), 40.0, 16)
     assert prior.camera_condition(cams).shape == (1, 4)
+
+
+def test_v_prediction_trains_exports_and_loads_as_epsilon(tmp_path: Path) -> None:
+    """``--architecture.prediction-type v_prediction``: the export's scheduler says so, and the loader turns the
+    network's v into the epsilon of the same denoised estimate."""
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    from lift3d.priors.base import PredictionType, to_epsilon
+
+    arch = dataclasses.replace(TINY, prediction_type=PredictionType.V)
+    train_novel_view(_cfg(tmp_path / "run", 2, architecture=arch, export_to=tmp_path / "export"))
+    scheduler = json.loads((tmp_path / "export/scheduler/scheduler_config.json").read_text())
+    assert scheduler["prediction_type"] == "v_prediction"
+    prior = load_novel_view_prior(tmp_path / "export")
+    assert prior.prediction_type is PredictionType.V
+    state = load_file(str(tmp_path / "run/ckpt/step_00000002/state.safetensors"))
+    net = NovelViewNet(arch)
+    net.load_state_dict({k[len("ema."):]: v for k, v in state.items() if k.startswith("ema.")})
+    data = render_prior_data(TINY_DATA, torch.Generator().manual_seed(0))
+    pairs = sample_pairs(data, TINY_DATA.views_per_object, palette_rgb(), 3, torch.Generator().manual_seed(1))
+    x, t = torch.randn(3, 3, 16, 16), torch.tensor([50, 400, 999])
+    with torch.no_grad():
+        want = to_epsilon(net(x, t, pairs.reference, pairs.pose, torch.ones(3, dtype=torch.bool)), x, t,
+                          prior.alphas_cumprod, PredictionType.V)
+    got = prior.predict(x, t, pair_conditions(prior, pairs.reference.permute(0, 2, 3, 1), pairs.pose), [Branch.TEXT])
+    torch.testing.assert_close(got[Branch.TEXT], want, atol=1e-5, rtol=1e-4)
 
 
 def test_pairs_are_two_views_of_one_object_with_their_relative_pose() -> None:

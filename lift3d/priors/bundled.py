@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from lift3d.cameras import Cameras, position_to_spherical
-from lift3d.priors.base import Conditions
+from lift3d.priors.base import Conditions, PredictionType
 from lift3d.priors.unet import UNetPrior
 
 BUNDLED_PRIOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "prior-text32"
@@ -112,6 +112,8 @@ class BundledArchitecture:
     """Width of the text encoder (and the UNet's cross-attention)."""
     text_layers: int = 2
     max_tokens: int = 20
+    prediction_type: PredictionType = PredictionType.EPSILON
+    """What the UNet is trained to predict (recorded in ``scheduler/``; :mod:`lift3d.train.diffusion_objective`)."""
 
     def unet(self) -> Any:
         from diffusers import UNet2DConditionModel
@@ -141,10 +143,16 @@ class BundledArchitecture:
         return CLIPTextModel(config)
 
     def scheduler(self) -> Any:
-        from diffusers import DDPMScheduler
+        return pixel_scheduler(self.prediction_type)
 
-        return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon",
-                             clip_sample=False)
+
+def pixel_scheduler(prediction_type: PredictionType = PredictionType.EPSILON) -> Any:
+    """The bundled priors' ``DDPMScheduler``: 1000 steps of the squared-cosine schedule ("Improved Denoising
+    Diffusion Probabilistic Models", arXiv 2102.09672), no sample clipping."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+                         prediction_type=PredictionType(prediction_type).value, clip_sample=False)
 
 
 def camera_condition(cameras: Cameras) -> torch.Tensor:

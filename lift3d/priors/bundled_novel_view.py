@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from lift3d.priors.base import PredictionType
 from lift3d.priors.zero123 import PoseConvention
 
 NOVEL_VIEW_PRIOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "novel-view32"
@@ -55,6 +56,8 @@ class NovelViewArchitecture:
     encoder_width: int = 64
     encoder_layers: int = 2
     patch_size: int = 4
+    prediction_type: PredictionType = PredictionType.EPSILON
+    """What the UNet is trained to predict (recorded in ``scheduler/``; :mod:`lift3d.train.diffusion_objective`)."""
 
     def unet(self) -> Any:
         from diffusers import UNet2DConditionModel
@@ -88,10 +91,9 @@ class NovelViewArchitecture:
         return CCProjection(self.embed_dim + 4, self.embed_dim)
 
     def scheduler(self) -> Any:
-        from diffusers import DDPMScheduler
+        from lift3d.priors.bundled import pixel_scheduler
 
-        return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon",
-                             clip_sample=False)
+        return pixel_scheduler(self.prediction_type)
 
     def preprocessor_config(self) -> dict[str, Any]:
         """``feature_extractor/preprocessor_config.json`` (CLIP layout; the crop is the full image)."""

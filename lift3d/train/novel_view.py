@@ -5,7 +5,8 @@ views of one procedural object (the same colour) -- a reference view and a targe
 learns the target view given the reference image (concatenated to the noisy target) and the token
 ``cc_projection([image_embed(reference), T])`` with the relative pose ``T``
 (:mod:`lift3d.priors.bundled_novel_view`). Objective as for the text prior (:mod:`lift3d.train.prior`):
-DDPM epsilon prediction (arXiv 2006.11239), squared-cosine schedule (arXiv 2102.09672), Min-SNR-gamma
+DDPM epsilon prediction (arXiv 2006.11239; v prediction with ``--architecture.prediction-type
+v_prediction``, :mod:`lift3d.train.diffusion_objective`), squared-cosine schedule (arXiv 2102.09672), Min-SNR-gamma
 weights (arXiv 2303.09556), EMA export. With probability ``cond_dropout`` a sample is trained
 unconditionally -- the token and the reference image are zeroed, as in Zero123 -- for classifier-free
 guidance (arXiv 2207.12598). The image encoder and projection train jointly. Checkpoints resume
@@ -80,7 +81,7 @@ class NovelViewNet(torch.nn.Module):
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, reference: torch.Tensor, pose: torch.Tensor,
                 keep: torch.Tensor) -> torch.Tensor:
-        """Epsilon ``[B, 3, R, R]``; ``reference`` in [0, 1]; ``keep`` ``[B]`` bool (False = unconditional)."""
+        """The UNet output ``[B, 3, R, R]`` (``arch.prediction_type``); ``reference`` in [0, 1]; ``keep`` ``[B]`` bool (False = unconditional)."""
         from lift3d.priors.zero123 import clip_pixels
 
         embed = self.image_encoder(pixel_values=clip_pixels(reference, self.arch.resolution, self.clip_mean,
@@ -96,6 +97,7 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     from lift3d.data import palette_rgb
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
+    from lift3d.train.diffusion_objective import min_snr_weights, training_target
     from lift3d.train.prior import _load_or_render, ema_update
     from lift3d.types import LiftError
 
@@ -115,8 +117,7 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     data: PriorData = _load_or_render(run, cfg, torch.Generator().manual_seed(cfg.seed))
     colours = palette_rgb()
     acp = scheduler.alphas_cumprod.float()
-    snr = acp / (1 - acp)
-    loss_weight = snr.clamp(max=cfg.min_snr_gamma) / snr  # Min-SNR-gamma for epsilon prediction
+    loss_weight = min_snr_weights(acp, cfg.min_snr_gamma, arch.prediction_type)
 
     params = dict(net.named_parameters())
     optim = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -145,8 +146,8 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
             noise = torch.randn(B, 3, R, R, generator=gen)
             x0 = pairs.target * 2 - 1
             x_t = acp[t].sqrt()[:, None, None, None] * x0 + (1 - acp[t]).sqrt()[:, None, None, None] * noise
-            eps = net(x_t, t, pairs.reference, pairs.pose, keep)
-            per_sample = ((eps - noise) ** 2).mean(dim=(1, 2, 3))
+            pred = net(x_t, t, pairs.reference, pairs.pose, keep)
+            per_sample = ((pred - training_target(x0, noise, acp[t], arch.prediction_type)) ** 2).mean(dim=(1, 2, 3))
             loss = (loss_weight[t] * per_sample).mean()
             optim.zero_grad(set_to_none=True)
             loss.backward()

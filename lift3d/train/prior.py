@@ -1,7 +1,8 @@
 """``lift3d train-prior``: train the bundled text+camera-conditioned pixel prior from scratch.
 
-Objective: DDPM epsilon prediction ("Denoising Diffusion Probabilistic Models", arXiv 2006.11239) on the
-squared-cosine schedule ("Improved DDPM", arXiv 2102.09672), Min-SNR-gamma loss weighting ("Efficient
+Objective: DDPM epsilon prediction ("Denoising Diffusion Probabilistic Models", arXiv 2006.11239; or v
+prediction with ``--architecture.prediction-type v_prediction``, :mod:`lift3d.train.diffusion_objective`) on
+the squared-cosine schedule ("Improved DDPM", arXiv 2102.09672), Min-SNR-gamma loss weighting ("Efficient
 Diffusion Training via Min-SNR Weighting Strategy", arXiv 2303.09556), 10 % caption dropout for
 classifier-free guidance (arXiv 2207.12598), EMA weights exported. The text encoder trains jointly.
 Checkpoints are atomic and resume bit-exactly (model, EMA, optimizer and RNG state). Under
@@ -68,6 +69,7 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     from lift3d.priors.bundled import build_tokenizer, camera_condition_from_angles, caption_vocabulary
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
+    from lift3d.train.diffusion_objective import min_snr_weights, training_target
     from lift3d.train.distributed import Distributed
 
     if cfg.threads:
@@ -95,8 +97,7 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
                            return_tensors="pt").input_ids[0]
     colours = palette_rgb()
     acp = scheduler.alphas_cumprod.float()
-    snr = acp / (1 - acp)
-    loss_weight = snr.clamp(max=cfg.min_snr_gamma) / snr  # Min-SNR-gamma for epsilon prediction
+    loss_weight = min_snr_weights(acp, cfg.min_snr_gamma, arch.prediction_type)
 
     modules = {"unet": unet, "text_encoder": text_encoder}
     params = {f"{m}.{k}": p for m, mod in modules.items() for k, p in mod.named_parameters()}
@@ -145,8 +146,9 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             x_t = a * x0 + s * noise
             cam = camera_condition_from_angles(data.elevation[idx], data.azimuth[idx])
             text = text_run(ids.to(device)).last_hidden_state
-            eps = unet_run(x_t.to(device), t.to(device), encoder_hidden_states=text, class_labels=cam.to(device)).sample
-            per_sample = ((eps - noise.to(device)) ** 2).mean(dim=(1, 2, 3))
+            pred = unet_run(x_t.to(device), t.to(device), encoder_hidden_states=text, class_labels=cam.to(device)).sample
+            target = training_target(x0, noise, acp[t], arch.prediction_type)
+            per_sample = ((pred - target.to(device)) ** 2).mean(dim=(1, 2, 3))
             loss = (loss_weight[t].to(device) * per_sample).mean()
             optim.zero_grad(set_to_none=True)
             loss.backward() if dist.accelerator is None else dist.accelerator.backward(loss)

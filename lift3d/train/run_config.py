@@ -47,6 +47,7 @@ class DiffusionTrainConfig(TrainRunConfig):
     ema_decay: float = 0.999
     """Decay of the exported exponential moving average of the weights."""
     min_snr_gamma: float = 5.0
+    """Min-SNR-gamma loss weights for the architecture's prediction type (0: unweighted MSE on the target)."""
 
 
 def newest_checkpoint(config_type: type, output: Path | None, export_to: Path | None) -> tuple[Any, int, dict]:

@@ -1,0 +1,54 @@
+"""The regression target and Min-SNR-gamma weights of the bundled priors' denoising objective.
+
+With ``x_t = alpha x0 + sigma eps`` (``alpha^2 = alphas_cumprod[t]``) a network predicts one of
+diffusers' ``prediction_type`` values: ``epsilon`` ("Denoising Diffusion Probabilistic Models", arXiv
+2006.11239), ``v_prediction`` = ``alpha eps - sigma x0`` ("Progressive Distillation for Fast Sampling of
+Diffusion Models", arXiv 2202.00512) or ``sample`` = ``x0``. The weights are Min-SNR-gamma ("Efficient
+Diffusion Training via Min-SNR Weighting Strategy", arXiv 2303.09556) written for each target so that all
+three weight the *same* x0 error ``min(snr, gamma) |x0_hat - x0|^2``: since ``eps_hat - eps = -(x0_hat - x0)
+alpha / sigma`` and ``v_hat - v = -(x0_hat - x0) / sigma``, the per-target weights are ``min(snr, gamma) /
+snr`` (epsilon), ``min(snr, gamma) / (snr + 1)`` (v) and ``min(snr, gamma)`` (sample).
+
+Why v for a schedule that ends at zero SNR: the bundled priors use the squared-cosine schedule, whose
+``alphas_cumprod[999]`` is 2.4e-9. There epsilon prediction is trivial (``eps = x_t``) and says nothing
+about the image, so a sampler's first step cannot bring in the condition; v prediction is ``-x0`` there and
+has to learn the conditional mean ("Common Diffusion Noise Schedules and Sample Steps are Flawed", arXiv
+2305.08891, sec. 3.2). The loaders convert every target to epsilon (:func:`lift3d.priors.base.to_epsilon`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lift3d.priors.base import PredictionType
+
+
+def training_target(x0: torch.Tensor, noise: torch.Tensor, alphas_cumprod_t: torch.Tensor,
+                    prediction_type: PredictionType | str) -> torch.Tensor:
+    """What the network regresses for ``x_t = alpha x0 + sigma noise``; ``alphas_cumprod_t`` is ``[B]``."""
+    kind = PredictionType(prediction_type)
+    if kind is PredictionType.EPSILON:
+        return noise
+    if kind is PredictionType.SAMPLE:
+        return x0
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    alpha, sigma = alphas_cumprod_t.sqrt().reshape(shape), (1 - alphas_cumprod_t).sqrt().reshape(shape)
+    return alpha * noise - sigma * x0
+
+
+def min_snr_weights(alphas_cumprod: torch.Tensor, gamma: float, prediction_type: PredictionType | str) -> torch.Tensor:
+    """``[T]`` loss weights per timestep: Min-SNR-gamma for the given target (see the module docstring);
+    ``gamma <= 0`` gives ones (plain MSE on the target)."""
+    if gamma <= 0:
+        return torch.ones_like(alphas_cumprod)
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    clipped = snr.clamp(max=gamma)
+    kind = PredictionType(prediction_type)
+    if kind is PredictionType.EPSILON:
+        return clipped / snr
+    if kind is PredictionType.V:
+        return clipped / (snr + 1)
+    return clipped
+
+
+__all__ = ["min_snr_weights", "training_target"]
