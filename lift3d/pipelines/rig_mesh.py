@@ -13,7 +13,7 @@ import torch
 
 from lift3d.cameras import Cameras
 from lift3d.export.asset import AssetOptions
-from lift3d.pipelines.rigs import write_asset_or_warn
+from lift3d.pipelines.rigs import OptimizerRig, write_asset_or_warn
 from lift3d.renderers.mesh import MeshRenderer, MeshRendererConfig
 from lift3d.scenes.mesh import Mesh
 from lift3d.scenes.mesh_regularizers import laplacian_smoothing_loss, normal_consistency_loss
@@ -61,7 +61,7 @@ class MeshScene:
         return rig
 
 
-class MeshRig:
+class MeshRig(OptimizerRig):
     """Mesh, rasterizer, optimizer."""
 
     def __init__(self, spec: MeshScene, scene: Mesh) -> None:
@@ -93,22 +93,6 @@ class MeshRig:
 
     def before_step(self, step: int, generator: torch.Generator) -> None:
         """Nothing before rendering."""
-
-    def zero_grad(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def before_backward(self, step: int, out: RenderOutput) -> None:
-        """Nothing to retain."""
-
-    def step(self, step: int, out: RenderOutput, cameras: Cameras) -> None:
-        self.optimizer.step()
-
-    def state(self) -> dict:
-        return {"scene": self.scene.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state(self, state: dict) -> None:
-        self.scene.load_state_dict(state["scene"])
-        self.optimizer.load_state_dict(state["optimizer"])
 
     def mesh(self):
         return self.scene.to_trimesh()

@@ -91,7 +91,33 @@ class FieldScene:
         return FieldRig(replace(self, lighting=lighting), scene.to(device), VolumeRenderer(self.renderer))
 
 
-class FieldRig:
+class OptimizerRig:
+    """What a rig with one ``scene`` module and one ``optimizer`` does around a step (fields and meshes; the
+    Gaussian rig also densifies, so it has its own)."""
+
+    scene: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def before_backward(self, step: int, out: RenderOutput) -> None:
+        """Nothing to retain."""
+
+    def step(self, step: int, out: RenderOutput, cameras: Cameras) -> None:
+        self.optimizer.step()
+
+    def state(self) -> dict:
+        return {"scene": self.scene.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        """Scene and, when the state has one (not a bare saved scene), optimizer."""
+        self.scene.load_state_dict(state["scene"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+
+
+class FieldRig(OptimizerRig):
     """A field, its volume renderer and its Adam optimizer."""
 
     def __init__(self, spec: FieldScene, scene: Field, renderer: VolumeRenderer) -> None:
@@ -134,23 +160,6 @@ class FieldRig:
     def before_step(self, step: int, generator: torch.Generator) -> None:
         if self.renderer.config.occupancy and step % self.spec.occupancy_every == 0:
             self.renderer.update_occupancy(self.scene, generator)
-
-    def zero_grad(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def before_backward(self, step: int, out: RenderOutput) -> None:
-        """Nothing to retain for fields."""
-
-    def step(self, step: int, out: RenderOutput, cameras: Cameras) -> None:
-        self.optimizer.step()
-
-    def state(self) -> dict:
-        return {"scene": self.scene.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state(self, state: dict) -> None:
-        self.scene.load_state_dict(state["scene"])
-        if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
 
     @property
     def scene_device(self) -> torch.device:
