@@ -111,15 +111,14 @@ def test_shipped_reward_model_classifies_heldout_renders_zero_shot() -> None:
 
 
 def test_evaluate_prior_script_runs_on_tiny_models(tiny_bundled_prior: Path, tmp_path: Path) -> None:
-    from lift3d.train.evaluate_prior import EvaluatePriorConfig, evaluate
+    from lift3d.train.evaluate_prior import main
 
     tok = build_tokenizer(caption_vocabulary(), TINY.max_tokens)
     save_reward(tmp_path / "clip", TINY.model(len(tok)), tok)
-    cfg = EvaluatePriorConfig(prior=tiny_bundled_prior, reward=str(tmp_path / "clip"), heldout_seeds=1,
-                              heldout_views=1, steps=2, grid=tmp_path / "grid.png", grid_prompts=("a red cube",),
-                              grid_azimuths=(0.0, 90.0), output=tmp_path / "summary.json")
-    summary = evaluate(cfg)
-    json.dumps(summary)
+    main(["--prior", str(tiny_bundled_prior), "--reward", str(tmp_path / "clip"), "--heldout-seeds", "1",
+          "--heldout-views", "1", "--steps", "2", "--grid", str(tmp_path / "grid.png"), "--grid-prompts", "a red cube",
+          "--grid-azimuths", "0", "90", "--output", str(tmp_path / "summary.json")])
+    summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["reward_on_heldout_renders"]["images"] == 14 * 10
     assert summary["reward_on_prior_samples"]["samples"] == 14 * 10
     assert 0.0 <= summary["reward_on_prior_samples"]["shape_accuracy"] <= 1.0

@@ -18,7 +18,6 @@ Run ``python -m lift3d.train.evaluate_novel_view`` (``--help`` for options).
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,13 +250,9 @@ def evaluate(cfg: EvaluateNovelViewConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m lift3d.train.evaluate_novel_view") -> None:
-    import tyro
+    from lift3d.train.evaluation_cli import evaluation_main
 
-    cfg = tyro.cli(EvaluateNovelViewConfig, args=sys.argv[1:] if argv is None else argv, prog=prog)
-    text = json.dumps(evaluate(cfg), indent=2)
-    if cfg.output is not None:
-        Path(cfg.output).write_text(text + "\n")
-    print(text)
+    evaluation_main(EvaluateNovelViewConfig, evaluate, argv, prog)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run ``python -m lift3d.train.evaluate_prior`` (``--help`` for options) after the
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,13 +154,9 @@ def evaluate(cfg: EvaluatePriorConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m lift3d.train.evaluate_prior") -> None:
-    import tyro
+    from lift3d.train.evaluation_cli import evaluation_main
 
-    cfg = tyro.cli(EvaluatePriorConfig, args=sys.argv[1:] if argv is None else argv, prog=prog)
-    text = json.dumps(evaluate(cfg), indent=2)
-    if cfg.output is not None:
-        Path(cfg.output).write_text(text + "\n")
-    print(text)
+    evaluation_main(EvaluatePriorConfig, evaluate, argv, prog)
 
 
 if __name__ == "__main__":
