@@ -6,7 +6,7 @@ learns the target view given the reference image (concatenated to the noisy targ
 ``cc_projection([image_embed(reference), T])`` with the relative pose ``T``
 (:mod:`lift3d.priors.bundled_novel_view`). Objective as for the text prior (:mod:`lift3d.train.prior`):
 DDPM epsilon prediction (arXiv 2006.11239; v prediction with ``--architecture.prediction-type
-v_prediction``, :mod:`lift3d.train.diffusion_objective`), squared-cosine schedule (arXiv 2102.09672), Min-SNR-gamma
+V``, :mod:`lift3d.train.diffusion_objective`), squared-cosine schedule (arXiv 2102.09672), Min-SNR-gamma
 weights (arXiv 2303.09556), EMA export. With probability ``cond_dropout`` a sample is trained
 unconditionally -- the token and the reference image are zeroed, as in Zero123 -- for classifier-free
 guidance (arXiv 2207.12598). The image encoder and projection train jointly. Checkpoints resume

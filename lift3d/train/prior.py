@@ -1,7 +1,7 @@
 """``lift3d train-prior``: train the bundled text+camera-conditioned pixel prior from scratch.
 
 Objective: DDPM epsilon prediction ("Denoising Diffusion Probabilistic Models", arXiv 2006.11239; or v
-prediction with ``--architecture.prediction-type v_prediction``, :mod:`lift3d.train.diffusion_objective`) on
+prediction with ``--architecture.prediction-type V``, :mod:`lift3d.train.diffusion_objective`) on
 the squared-cosine schedule ("Improved DDPM", arXiv 2102.09672), Min-SNR-gamma loss weighting ("Efficient
 Diffusion Training via Min-SNR Weighting Strategy", arXiv 2303.09556), 10 % caption dropout for
 classifier-free guidance (arXiv 2207.12598), EMA weights exported. The text encoder trains jointly.
