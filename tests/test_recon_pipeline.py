@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,14 @@ from PIL import Image
 from test_recon_model import TINY
 
 from lift3d.export.asset import AssetOptions
-from lift3d.pipelines.reconstruct import OptimizeConfig, ReconstructConfig, main, optimize_gaussians, reconstruct
+from lift3d.pipelines.reconstruct import (
+    REFINE,
+    OptimizeConfig,
+    ReconstructConfig,
+    main,
+    optimize_gaussians,
+    reconstruct,
+)
 from lift3d.pipelines.rigs import Regularizers
 from lift3d.recon.camera import input_camera
 from lift3d.scenes.gaussians import Gaussians
@@ -95,7 +103,7 @@ def test_refine_mode_with_prior(files, tmp_path, tiny_bundled_prior) -> None:
     from lift3d.pipelines.prior_specs import BundledPriorSpec
 
     run = _run(files, tmp_path, "feedforward+refine", prior=BundledPriorSpec(path=tiny_bundled_prior),
-               prompt="a red cube", optimize=OptimizeConfig(steps=2, novel_views=1, novel_resolution=16))
+               prompt="a red cube", refine=replace(REFINE, steps=2, novel_views=1, novel_resolution=16))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
 
@@ -144,7 +152,8 @@ def test_refine_mode_with_the_image_conditioned_prior(files, tmp_path, tiny_nove
     from lift3d.pipelines.prior_specs import NovelViewPriorSpec
 
     run = _run(files, tmp_path, "feedforward+refine", prior=NovelViewPriorSpec(model=tiny_novel_view),
-               optimize=OptimizeConfig(steps=2, novel_views=2, novel_resolution=16))
+               refine=replace(REFINE, steps=2, novel_views=2, novel_resolution=16),
+               optimize=OptimizeConfig(steps=5))  # --optimize.* are the optimize mode's, unused here
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
     assert all(r["guidance"] != 0 for r in rows)
@@ -154,8 +163,10 @@ def test_refine_mode_with_the_image_conditioned_prior(files, tmp_path, tiny_nove
 def test_default_refinement_is_guided_by_the_shipped_novel_view_prior(files, tmp_path) -> None:
     from lift3d.pipelines.prior_specs import NovelViewPriorSpec
 
-    assert ReconstructConfig().prior == NovelViewPriorSpec() and ReconstructConfig().optimize.guidance.guidance_scale == 3.0
-    run = _run(files, tmp_path, "feedforward+refine", optimize=OptimizeConfig(steps=1, novel_views=1))
+    cfg = ReconstructConfig()
+    assert cfg.prior == NovelViewPriorSpec() and cfg.refine == REFINE and cfg.refine.guidance.guidance_scale == 3.0
+    assert cfg.refine.guidance.timesteps.t_max == 0.3 and cfg.refine.lr.opacities < cfg.optimize.lr.opacities
+    run = _run(files, tmp_path, "feedforward+refine", refine=replace(REFINE, steps=1, novel_views=1))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["guidance"] != 0
 

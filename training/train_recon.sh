@@ -3,6 +3,8 @@
 #   phase 1: training/train_recon.sh                         (steps 1-1600, cosine schedule over 1600 steps)
 #   phase 2: training/train_recon.sh --resume --steps 3000   (steps 1601-3000; the cosine is re-evaluated over
 #            3000 steps, a warm restart from 0.1x to ~0.5x the peak learning rate)
+#   phase 3: training/train_recon.sh --resume --steps 8000   (steps 3001-8000; again a warm restart, to ~0.73x
+#            the peak, decaying to 0.1x at step 8000; ~25 min of one thread sharing the CPU with another job)
 # Resumable at any point with --resume; it exports the model to lift3d/assets/recon-tiny when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."

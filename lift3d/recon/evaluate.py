@@ -26,7 +26,7 @@ import torch
 
 from lift3d.config import choice
 from lift3d.pipelines.prior_specs import NovelViewPriorSpec
-from lift3d.pipelines.reconstruct import OptimizeConfig
+from lift3d.pipelines.reconstruct import REFINE, OptimizeConfig
 from lift3d.recon.camera import input_camera
 from lift3d.recon.data import HELDOUT_FIRST_SEED
 from lift3d.scenes.gaussians import Gaussians
@@ -96,7 +96,7 @@ class EvaluateReconConfig:
     """Held-out objects per family evaluated feed-forward (0: skip)."""
     refine_seeds_per_family: int = 1
     """Held-out objects per family also evaluated with feedforward+refine (0: skip)."""
-    refine: OptimizeConfig = OptimizeConfig(steps=100)
+    refine: OptimizeConfig = REFINE
     """The refinement's settings (``--refine.steps``, ``--refine.guidance.guidance-scale`` ...)."""
     refine_prior: choice(NovelViewPriorSpec, type(None)) = None  # type: ignore[valid-type]
     """Novel-view guidance of the refinement: ``refine-prior:novel-view`` (image-conditioned on each input,
