@@ -81,6 +81,26 @@ class DensityActivation:
         return density, slope[:, None] * z_grad
 
 
+def density_albedo_mlp(in_dim: int, hidden_dim: int, num_hidden_layers: int, activation: type[nn.Module],
+                       generator: torch.Generator | None = None) -> nn.Sequential:
+    """The small MLP that decodes features to ``(pre-activation density, 3 albedo logits)``; with a
+    ``generator`` every weight and bias is drawn from ``U(-1/sqrt(fan), 1/sqrt(fan))`` (seeded, reproducible)."""
+    import math
+
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(num_hidden_layers):
+        layers += [nn.Linear(width, hidden_dim), activation()]
+        width = hidden_dim
+    layers.append(nn.Linear(width, 4))
+    mlp = nn.Sequential(*layers)
+    if generator is not None:
+        for p in mlp.parameters():
+            bound = 1.0 / math.sqrt(p.shape[-1])
+            p.data.uniform_(-bound, bound, generator=generator)
+    return mlp
+
+
 class Field(nn.Module):
     """Base class: a density + albedo field inside ``aabb``.
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from lift3d.scenes.field import DensityActivation, Field
+from lift3d.scenes.field import DensityActivation, Field, density_albedo_mlp
 
 _PRIMES = (1, 2654435761, 805459861)
 
@@ -171,17 +171,8 @@ class HashGridField(Field):
         super().__init__((-r, -r, -r, r, r, r), config.activation)
         self.config = config
         self.encoding = HashEncoding(config.encoding, generator)
-        layers: list[nn.Module] = []
-        width = self.encoding.output_dim
-        for _ in range(config.num_hidden_layers):
-            layers += [nn.Linear(width, config.hidden_dim), nn.ReLU()]
-            width = config.hidden_dim
-        layers.append(nn.Linear(width, 4))
-        self.mlp = nn.Sequential(*layers)
-        if generator is not None:
-            for p in self.mlp.parameters():
-                bound = 1.0 / math.sqrt(p.shape[-1])
-                p.data.uniform_(-bound, bound, generator=generator)
+        self.mlp = density_albedo_mlp(self.encoding.output_dim, config.hidden_dim, config.num_hidden_layers, nn.ReLU,
+                                      generator)
 
     def _raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.mlp(self.encoding((x + 1.0) * 0.5).to(x.dtype))

@@ -7,13 +7,12 @@ reconstruction model (which predicts planes) and the optimised :class:`Triplane`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from lift3d.scenes.field import DensityActivation, Field
+from lift3d.scenes.field import DensityActivation, Field, density_albedo_mlp
 
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
 """Coordinate pairs sampled by each plane: XY, XZ, YZ (grid_sample reads (u, v) as (W, H))."""
@@ -62,17 +61,7 @@ class TriplaneDecoder(nn.Module):
     def __init__(self, config: TriplaneDecoderConfig | None = None, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.config = c = config or TriplaneDecoderConfig()
-        layers: list[nn.Module] = []
-        width = c.feature_dim
-        for _ in range(c.num_hidden_layers):
-            layers += [nn.Linear(width, c.hidden_dim), nn.SiLU()]
-            width = c.hidden_dim
-        layers.append(nn.Linear(width, 4))
-        self.mlp = nn.Sequential(*layers)
-        if generator is not None:
-            for p in self.mlp.parameters():
-                bound = 1.0 / math.sqrt(p.shape[-1])
-                p.data.uniform_(-bound, bound, generator=generator)
+        self.mlp = density_albedo_mlp(c.feature_dim, c.hidden_dim, c.num_hidden_layers, nn.SiLU, generator)
 
     def raw(self, planes: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pre-activation density ``[B, N]`` and albedo logits ``[B, N, 3]`` at box coords ``[B, N, 3]``."""
