@@ -81,16 +81,21 @@ def test_export_is_a_zero123_folder_without_vae(trained: Path) -> None:
     assert load_novel_view_prior(folder).convention is PoseConvention.STABLE_ZERO123
 
 
-def test_loader_reproduces_the_training_forward(trained: Path) -> None:
-    """The loaded prior's conditioning (CLIP preprocessing, token, concatenated reference, pose) equals training's."""
+def _ema_net_and_pairs(checkpoint: Path, arch: NovelViewArchitecture):
+    """The training network with a checkpoint's EMA weights, the tiny data and 3 fixed pairs from it."""
     from safetensors.torch import load_file
 
-    prior = load_novel_view_prior(trained / "export")
-    state = load_file(str(trained / "a/ckpt/step_00000004/state.safetensors"))
-    net = NovelViewNet(TINY)
+    state = load_file(str(checkpoint / "state.safetensors"))
+    net = NovelViewNet(arch)
     net.load_state_dict({k[len("ema."):]: v for k, v in state.items() if k.startswith("ema.")})
     data = render_prior_data(TINY_DATA, torch.Generator().manual_seed(0))
-    pairs = sample_pairs(data, TINY_DATA.views_per_object, palette_rgb(), 3, torch.Generator().manual_seed(1))
+    return net, data, sample_pairs(data, TINY_DATA.views_per_object, palette_rgb(), 3, torch.Generator().manual_seed(1))
+
+
+def test_loader_reproduces_the_training_forward(trained: Path) -> None:
+    """The loaded prior's conditioning (CLIP preprocessing, token, concatenated reference, pose) equals training's."""
+    prior = load_novel_view_prior(trained / "export")
+    net, data, pairs = _ema_net_and_pairs(trained / "a/ckpt/step_00000004", TINY)
     x, t = torch.randn(3, 3, 16, 16), torch.tensor([50, 400, 900])
     with torch.no_grad():
         want = net(x, t, pairs.reference, pairs.pose, torch.tensor([True, True, True]))
@@ -114,8 +119,6 @@ def test_v_prediction_trains_exports_and_loads_as_epsilon(tmp_path: Path) -> Non
     network's v into the epsilon of the same denoised estimate."""
     import dataclasses
 
-    from safetensors.torch import load_file
-
     from lift3d.priors.base import PredictionType, to_epsilon
 
     arch = dataclasses.replace(TINY, prediction_type=PredictionType.V)
@@ -124,11 +127,7 @@ def test_v_prediction_trains_exports_and_loads_as_epsilon(tmp_path: Path) -> Non
     assert scheduler["prediction_type"] == "v_prediction"
     prior = load_novel_view_prior(tmp_path / "export")
     assert prior.prediction_type is PredictionType.V
-    state = load_file(str(tmp_path / "run/ckpt/step_00000002/state.safetensors"))
-    net = NovelViewNet(arch)
-    net.load_state_dict({k[len("ema."):]: v for k, v in state.items() if k.startswith("ema.")})
-    data = render_prior_data(TINY_DATA, torch.Generator().manual_seed(0))
-    pairs = sample_pairs(data, TINY_DATA.views_per_object, palette_rgb(), 3, torch.Generator().manual_seed(1))
+    net, _, pairs = _ema_net_and_pairs(tmp_path / "run/ckpt/step_00000002", arch)
     x, t = torch.randn(3, 3, 16, 16), torch.tensor([50, 400, 999])
     with torch.no_grad():
         want = to_epsilon(net(x, t, pairs.reference, pairs.pose, torch.ones(3, dtype=torch.bool)), x, t,
