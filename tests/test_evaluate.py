@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lift3d.data import render_object
-from lift3d.pipelines.evaluate import chamfer, evaluate_asset, ground_truth, silhouette_iou
+from lift3d.pipelines.evaluate import chamfer, eval_cameras, evaluate_asset, ground_truth, silhouette_iou
 from lift3d.types import LiftError
 
 
@@ -34,6 +34,26 @@ def test_wrong_shape_is_not_retrieved() -> None:
     alpha, albedo = _renderers(ground_truth("cone", "blue"))
     r = evaluate_asset("a blue cube", alpha, albedo, resolution=32)
     assert r.retrieved == "cone" and not r.retrieval_correct and r.iou < 0.8 and r.colour_correct
+
+
+def test_a_known_instance_is_its_familys_ground_truth() -> None:
+    from lift3d.data import procedural_object
+
+    # A held-out short cylinder: against canonical shapes of extent 1 its own renders are nearer the sphere,
+    # so image-to-3D is scored against the instance, the other families scaled to its extent.
+    obj = procedural_object("cylinder", "red", seed=10000)
+    alpha, albedo = _renderers(obj)
+    canonical = evaluate_asset(obj.caption, alpha, albedo, resolution=32)
+    assert canonical.retrieved == "sphere" and not canonical.retrieval_correct
+    r = evaluate_asset(obj.caption, alpha, albedo, obj.mesh(), resolution=32, truth=obj)
+    assert r.retrieval_correct and r.iou == pytest.approx(1.0) and r.chamfer is not None and r.chamfer < 0.02
+    extent = 2 * max(obj.half_extents())
+    sphere = ground_truth("sphere", "red", extent)
+    assert 2 * max(sphere.half_extents()) == pytest.approx(extent)
+    assert r.iou_per_family["sphere"] == pytest.approx(
+        silhouette_iou(alpha(eval_cameras(32)), render_object(sphere, eval_cameras(32)).alpha))
+    with pytest.raises(LiftError, match="names cube, but the ground-truth object is a cylinder"):
+        evaluate_asset("a red cube", alpha, albedo, resolution=32, truth=obj)
 
 
 def test_iou_and_chamfer_closed_forms() -> None:
