@@ -9,8 +9,8 @@
 # training/novel-view32); its checkpoint was lost with the machine that trained it. The v-prediction rerun
 # (docs/bundled_novel_view_prior.md: why) starts from scratch: training/train_novel_view.sh --overwrite. A first
 # try on 2026-12-02 ran 512 steps on a machine 3.4x slower than the one measured in the docs (6.7 s/step on one
-# thread) and was stopped: 8000 steps need ~4.5 h of one fast core; commit its newest checkpoint (75 MB) when
-# stopping so another machine can continue with --resume.
+# thread) and was stopped: 8000 steps need ~4.5 h of one fast core; commit its newest checkpoint (75 MB; git add -f,
+# ckpt/ is git-ignored) when stopping so another machine can continue with --resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OMP_WAIT_POLICY=PASSIVE exec .venv/bin/lift3d train-prior novel-view --output training/novel-view32 --seed 0 \
