@@ -22,6 +22,7 @@ import torch
 from lift3d.pipelines.evaluate import evaluate_run
 from lift3d.pipelines.generate import generate
 from lift3d.pipelines.presets import PRESETS
+from lift3d.runs import cpu_model
 
 # 10 prompts over 10 shape families and 6 colours (the issue asks for >= 5 families and >= 4 colours).
 PROMPTS: tuple[str, ...] = (
@@ -59,7 +60,7 @@ def main() -> None:
     n = len(rows)
     chamfers = [r["chamfer"] for r in rows if r["chamfer"] is not None]
     summary = {
-        "preset": args.preset, "prompts": n, "threads": args.threads,
+        "preset": args.preset, "prompts": n, "threads": args.threads, "cpu": cpu_model(),
         "retrieval": sum(r["retrieval_correct"] for r in rows) / n,
         "mean_iou": sum(r["iou"] for r in rows) / n,
         "colour": sum(r["colour_correct"] for r in rows) / n,

@@ -144,6 +144,12 @@ def test_metadata_and_metrics(tmp_path: Path) -> None:
     run.write_metadata(TopConfig(), command=["lift3d", "x"], seed=7)
     env = json.loads((run.path / "env.json").read_text())
     assert env["seed"] == 7 and env["versions"]["torch"].startswith("2.")
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():  # Linux: the first model name, then torch's vector ISA
+        name = next(x.split(":", 1)[1].strip() for x in cpuinfo.read_text().splitlines() if x.startswith("model name"))
+        assert env["cpu"] == f"{name} ({torch.backends.cpu.get_cpu_capability()})"
+    else:
+        assert env["cpu"]
     assert (run.path / "command.txt").read_text() == "lift3d x\n"
     for s in range(5):
         run.log_metrics(s, loss=s * 0.5)
