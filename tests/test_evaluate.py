@@ -47,9 +47,10 @@ def test_a_known_instance_is_its_familys_ground_truth() -> None:
     assert canonical.retrieved == "sphere" and not canonical.retrieval_correct
     r = evaluate_asset(obj.caption, alpha, albedo, obj.mesh(), resolution=32, truth=obj)
     assert r.retrieval_correct and r.iou == pytest.approx(1.0) and r.chamfer is not None and r.chamfer < 0.02
-    extent = 2 * max(obj.half_extents())
+    extent = obj.extent()
+    assert extent == pytest.approx(2 * max(obj.half_extents()))
     sphere = ground_truth("sphere", "red", extent)
-    assert 2 * max(sphere.half_extents()) == pytest.approx(extent)
+    assert sphere.extent() == pytest.approx(extent)
     assert r.iou_per_family["sphere"] == pytest.approx(
         silhouette_iou(alpha(eval_cameras(32)), render_object(sphere, eval_cameras(32)).alpha))
     with pytest.raises(LiftError, match="names cube, but the ground-truth object is a cylinder"):

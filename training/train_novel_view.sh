@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact command of the bundled novel-view prior's training run (seed 0), now with v-prediction.
-# Resumable: rerun with --resume to continue from training/novel-view32/ckpt (the newest checkpoint is committed
-# so another machine can continue); it exports the EMA weights to lift3d/assets/novel-view32 when done. Export a
+# Resumable: rerun with --resume to continue from training/novel-view32/ckpt (commit the newest checkpoint when
+# stopping, below, so another machine can continue); it exports the EMA weights to lift3d/assets/novel-view32 when done. Export a
 # checkpoint of a running or stopped run (e.g. to measure it) with:
 #   lift3d train-prior novel-view --output training/novel-view32 --export-to DIR --export-only
 # History: the shipped export (lift3d/assets/novel-view32) is still the EMA at step 2800 of the first run, this

@@ -57,6 +57,10 @@ class ProceduralObject:
         """Half sizes of the world-space bounding box (centred on the origin)."""
         return tuple(self.scale * h for h in self.shape.half_extents())
 
+    def extent(self) -> float:
+        """Largest side of the world-space bounding box (the ``extent`` of :func:`procedural_object`)."""
+        return 2 * max(self.half_extents())
+
     def bounding_radius(self) -> float:
         """Radius of a sphere around the origin that contains the object."""
         return float(np.linalg.norm(self.half_extents()))

@@ -20,6 +20,7 @@ shapes of extent 1, the 28 held-out objects' own renders -- perfect reconstructi
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -85,6 +86,15 @@ def ground_truth(family: str, colour: str, extent: float = 1.0):
     return procedural_object(family, colour, seed=0, extent=extent, variation=0.0)
 
 
+@functools.lru_cache(maxsize=64)
+def _canonical_alpha(family: str, colour: str, extent: float, resolution: int) -> torch.Tensor:
+    """Alpha of :func:`ground_truth` over the evaluation cameras, sphere-traced once per process (every
+    evaluated asset of a batch compares with the same canonical shapes; callers only read it)."""
+    from lift3d.data import render_object
+
+    return render_object(ground_truth(family, colour, extent), eval_cameras(resolution)).alpha
+
+
 @torch.no_grad()
 def evaluate_asset(prompt: str, alpha_fn, albedo_fn, mesh=None, resolution: int = 64, samples: int = 4096,
                    seed: int = 0, truth: ProceduralObject | None = None) -> EvalReport:
@@ -106,11 +116,11 @@ def evaluate_asset(prompt: str, alpha_fn, albedo_fn, mesh=None, resolution: int 
                         f"(e.g. 'a red cube'); evaluation needs a ground truth")
     if truth is not None and truth.family != family:
         raise LiftError(f"prompt {prompt!r} names {family}, but the ground-truth object is a {truth.family}")
-    extent = 1.0 if truth is None else 2 * max(truth.half_extents())
-    truths = {f: truth if truth is not None and f == family else ground_truth(f, colour, extent) for f in FAMILIES}
+    extent = 1.0 if truth is None else truth.extent()
     cams = eval_cameras(resolution)
     alpha = alpha_fn(cams).cpu()
-    ious = {f: silhouette_iou(alpha, render_object(obj, cams).alpha) for f, obj in truths.items()}
+    ious = {f: silhouette_iou(alpha, render_object(truth, cams).alpha if truth is not None and f == family
+                              else _canonical_alpha(f, colour, extent, resolution)) for f in FAMILIES}
     retrieved = max(ious, key=ious.__getitem__)
     albedo = albedo_fn(cams).cpu()
     cover = alpha.sum().clamp_min(1e-6)
@@ -118,7 +128,7 @@ def evaluate_asset(prompt: str, alpha_fn, albedo_fn, mesh=None, resolution: int 
     predicted = nearest_colour(mean_albedo)[0]
     cd = None
     if mesh is not None and len(mesh.faces):
-        gt = truths[family]
+        gt = truth if truth is not None else ground_truth(family, colour)
         gt_mesh = gt.mesh()
         np.random.seed(seed)
         pa = np.asarray(mesh.sample(samples))
