@@ -136,6 +136,31 @@ def test_v_prediction_trains_exports_and_loads_as_epsilon(tmp_path: Path) -> Non
     torch.testing.assert_close(got[Branch.TEXT], want, atol=1e-5, rtol=1e-4)
 
 
+def test_init_from_an_export_starts_at_its_weights_with_another_prediction_type(trained: Path, tmp_path: Path) -> None:
+    """``--init-from``: a fine-tune's first checkpoint is two (tiny) optimiser steps away from the export's weights (its
+    EMA starts there), the prediction type may change, and a mismatched architecture is a one-line error."""
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    from lift3d.priors.base import PredictionType
+
+    arch = dataclasses.replace(TINY, prediction_type=PredictionType.V)
+    train_novel_view(_cfg(tmp_path / "ft", 2, architecture=arch, init_from=trained / "export", lr=1e-12))
+    state = load_file(str(tmp_path / "ft/ckpt/step_00000002/state.safetensors"))
+    exported = load_file(str(trained / "export/unet/diffusion_pytorch_model.safetensors"))
+    random_init = NovelViewNet(arch).unet.state_dict()
+    for k, v in exported.items():
+        torch.testing.assert_close(state[f"ema.unet.{k}"], v, atol=1e-6, rtol=0)
+        torch.testing.assert_close(state[f"net.unet.{k}"], v, atol=1e-6, rtol=0)
+    assert any(not torch.allclose(random_init[k], v) for k, v in exported.items())
+    wider = dataclasses.replace(TINY, block_out_channels=(16, 48))
+    with pytest.raises(LiftError, match="unet does not match --architecture"):
+        train_novel_view(_cfg(tmp_path / "bad", 1, architecture=wider, init_from=trained / "export"))
+    with pytest.raises(LiftError, match="no unet/diffusion_pytorch_model.safetensors"):
+        train_novel_view(_cfg(tmp_path / "none", 1, architecture=arch, init_from=tmp_path))
+
+
 def test_pairs_are_two_views_of_one_object_with_their_relative_pose() -> None:
     data = render_prior_data(TINY_DATA, torch.Generator().manual_seed(0))
     colours = palette_rgb()

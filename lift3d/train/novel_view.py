@@ -35,6 +35,10 @@ class TrainNovelViewConfig(DiffusionTrainConfig):
     data: PriorDataConfig = field(default_factory=PriorDataConfig)
     """The text prior's renders (same seed = same data); pairs are two views of one object."""
     architecture: NovelViewArchitecture = field(default_factory=NovelViewArchitecture)
+    init_from: Path | None = None
+    """Start from the weights of an exported novel-view prior folder (e.g. ``lift3d/assets/novel-view32``)
+    instead of random ones: fine-tuning, or switching ``--architecture.prediction-type`` (every other
+    architecture field must match the folder's). The EMA starts at these weights; a resumed run ignores it."""
 
 
 @dataclass
@@ -113,6 +117,9 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     run = RunDir.create(cfg.output, name="train-novel-view", resume=cfg.resume, overwrite=cfg.overwrite)
     torch.manual_seed(cfg.seed)
     net = NovelViewNet(arch)
+    found = run.latest()
+    if cfg.init_from is not None and found is None:
+        load_exported_weights(net, Path(cfg.init_from))
     scheduler = arch.scheduler()
     data: PriorData = _load_or_render(run, cfg, torch.Generator().manual_seed(cfg.seed))
     colours = palette_rgb()
@@ -125,7 +132,6 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     ema = {k: p.detach().clone() for k, p in params.items()}
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     step = 0
-    found = run.latest()
     if found is not None:
         step, state = found
         net.load_state_dict(state["net"])
@@ -166,6 +172,32 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     return run.path
 
 
+def load_exported_weights(net: NovelViewNet, folder: Path) -> None:
+    """Load an exported folder's ``unet/``, ``image_encoder/`` and ``cc_projection/`` safetensors into ``net``
+    (strict: the architectures must match; a one-line :class:`~lift3d.types.LiftError` otherwise)."""
+    from safetensors.torch import load_file
+
+    from lift3d.types import LiftError
+
+    files = {"unet": "unet/diffusion_pytorch_model.safetensors", "image_encoder": "image_encoder/model.safetensors",
+             "cc_projection": "cc_projection/diffusion_pytorch_model.safetensors"}
+    for name, rel in files.items():
+        path = folder / rel
+        if not path.is_file():
+            raise LiftError(f"--init-from {folder}: no {rel}; pass an exported novel-view prior folder "
+                            "(e.g. lift3d/assets/novel-view32)")
+        module = getattr(net, name)
+        weights, own = load_file(str(path)), module.state_dict()
+        # transformers may leave derived buffers (position_ids) out of its files: only parameters must be there
+        missing = [k for k, _ in module.named_parameters() if k not in weights]
+        unexpected = [k for k in weights if k not in own]
+        wrong = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
+        if missing or unexpected or wrong:
+            raise LiftError(f"--init-from {folder}: {name} does not match --architecture "
+                            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors)")
+        module.load_state_dict(weights, strict=False)
+
+
 def export_run(cfg: TrainNovelViewConfig) -> Path:
     """Export the newest valid checkpoint of ``cfg.output`` (its own saved config decides the architecture)."""
     from lift3d.train.run_config import newest_checkpoint
@@ -195,4 +227,5 @@ def main(argv: list[str], prog: str = "lift3d train-prior novel-view") -> None:
     print(f"run: {path}", file=sys.stderr)
 
 
-__all__ = ["NOVEL_VIEW_PRIOR_DIR", "TrainNovelViewConfig", "train_novel_view", "sample_pairs", "main"]
+__all__ = ["NOVEL_VIEW_PRIOR_DIR", "TrainNovelViewConfig", "load_exported_weights", "train_novel_view", "sample_pairs",
+           "main"]
