@@ -39,6 +39,17 @@ def test_generate_runs_and_writes_outputs(tiny_bundled_prior: Path, tmp_path: Pa
     assert (run / "export" / "mesh.glb").is_file()
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [1, 2, 3] and all(torch.isfinite(torch.tensor(x["loss"])) for x in lines)
+    # the final checkpoint keeps the optimized scene and the size normalization next to it; loading applies it
+    from lift3d.pipelines.load import load_generate_run
+    from lift3d.pipelines.normalize_size import hull_box
+    from lift3d.runs import RunDir
+
+    _, state = RunDir(run).latest()
+    assert state["normalize"].shape == (4,) and lines[-1]["normalize_factor"] == pytest.approx(float(state["normalize"][3]))
+    _, rig = load_generate_run(run)
+    lo, hi = hull_box(rig)
+    assert float((hi - lo).max()) == pytest.approx(1.0, abs=0.04)
+    torch.testing.assert_close((lo + hi) / 2, torch.zeros(3), atol=0.03, rtol=0)
 
 
 @pytest.mark.parametrize("scene", [FIELD, GAUSS], ids=["field", "gaussians"])

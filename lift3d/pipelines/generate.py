@@ -82,6 +82,10 @@ class GenerateConfig:
     val_every: int = 100
     checkpoint_every: int = 100
     turntable_frames: int = 24
+    normalize_extent: float = 1.0
+    """End by centring the result's bounding box (of its visual hull) on the origin and scaling its largest side
+    to this (1.0: the procedural world's canonical size); 0 keeps the optimized size and position
+    (lift3d/pipelines/normalize_size.py)."""
     asset: AssetOptions = AssetOptions()
     """The exported mesh: face budget and baked texture size."""
     quiet: bool = False
@@ -106,6 +110,8 @@ def validate(cfg: GenerateConfig) -> None:
         raise LiftError("need --stage.steps >= 1, --stage.views-per-step >= 1 and --stage.resolution >= 8")
     if cfg.num_samples < 1:
         raise LiftError("--num-samples must be >= 1")
+    if cfg.normalize_extent < 0:
+        raise LiftError("--normalize-extent must be >= 0 (0 keeps the optimized size)")
     if cfg.perp_neg is not None:
         bad = [type(s.guidance).__name__ for s in stages(cfg) if not isinstance(s.guidance, SDSConfig)]
         if bad:
@@ -184,6 +190,10 @@ def generate_one(cfg: GenerateConfig) -> Path:
             load_guidance_state(guidance, state["guidance"])
         else:
             step = 0
+        if state is not None and index == stage_index and step >= stage.steps and "normalize" in state:
+            from lift3d.pipelines.normalize_size import apply_move
+
+            apply_move(rig, state["normalize"])  # resumed after the last step: the saved scene is un-normalized
         run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live)
         state = None
         if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
@@ -251,6 +261,7 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
               step: int, live=None) -> None:
     """The optimization loop of one stage, from ``step`` to ``stage.steps``; ``live`` (a
     :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step."""
+    from lift3d.pipelines.normalize_size import apply_move
     from lift3d.pipelines.outputs import save_validation
     from lift3d.progress import progress_bar
 
@@ -276,15 +287,36 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             step += 1
             metrics = {"loss": loss.item(), "guidance": g_out.loss.item(), **{k: v.item() for k, v in reg.items()},
                        **logs}
+            move = None
+            if step == stage.steps and index == len(stages(cfg)) - 1 and cfg.normalize_extent > 0:
+                move = final_move(rig, cfg.normalize_extent)
+                if move is not None:
+                    metrics.update(normalize_factor=float(move[3]),
+                                   **{f"normalize_centre_{a}": float(c) for a, c in zip("xyz", move[:3])})
             run.log_metrics(offset + step, **metrics)
             bar.update(1, loss=metrics["loss"])
             if live is not None:
                 live.publish(index, offset + step, metrics["loss"], rig)
+            if step % cfg.checkpoint_every == 0 or step == stage.steps:
+                # the optimized scene is saved as optimized (a longer resumed run continues it exactly); the
+                # final size normalization travels next to it and is applied on loading
+                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance_state(guidance),
+                                "rng": gen.get_state(), **({} if move is None else {"normalize": move})})
+            if move is not None:
+                apply_move(rig, move)
             if step % cfg.val_every == 0 or step == stage.steps:
                 save_validation(rig, run, offset + step, stage)
-            if step % cfg.checkpoint_every == 0 or step == stage.steps:
-                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance_state(guidance),
-                                "rng": gen.get_state()})
+
+
+def final_move(rig, extent: float) -> torch.Tensor | None:
+    """The size normalization of the final scene (lift3d/pipelines/normalize_size.py), or None with a warning
+    when the scene is invisible from every view."""
+    from lift3d.pipelines.normalize_size import size_move
+
+    move = size_move(rig, extent)
+    if move is None:
+        print("warning: the result is invisible from every view; its size was not normalized", file=sys.stderr)
+    return move
 
 
 def main(argv: list[str], prog: str = "lift3d generate") -> None:

@@ -58,6 +58,14 @@ class GaussianRig:
     def scene_device(self) -> torch.device:
         return self.scene.means.device
 
+    @torch.no_grad()
+    def rescale(self, centre: torch.Tensor, factor: float) -> None:
+        """Map world point ``p`` to ``(p - centre) * factor``: means move and scale, log-scales shift by ``log factor``."""
+        import math
+
+        self.scene.params["means"].sub_(centre.to(self.scene.means)).mul_(factor)
+        self.scene.params["scales"].add_(math.log(factor))
+
     def render(self, cameras: Cameras, background, generator: torch.Generator | None, step: int = 0) -> RenderOutput:
         return self.renderer(self.scene, cameras.to(self.scene_device), torch.tensor(background))
 

@@ -73,6 +73,12 @@ class MeshRig(OptimizerRig):
     def scene_device(self) -> torch.device:
         return self.scene.faces.device
 
+    @torch.no_grad()
+    def rescale(self, centre: torch.Tensor, factor: float) -> None:
+        """Map world point ``p`` to ``(p - centre) * factor`` (base vertices and their optimized offsets)."""
+        self.scene.base_vertices.sub_(centre.to(self.scene.base_vertices)).mul_(factor)
+        self.scene.offsets.mul_(factor)
+
     def render(self, cameras: Cameras, background, generator: torch.Generator | None, step: int = 0) -> RenderOutput:
         return self.renderer(self.scene, cameras.to(self.scene_device), background)
 

@@ -166,6 +166,17 @@ class FieldRig(OptimizerRig):
         return self.scene.aabb.device
 
     @torch.no_grad()
+    def rescale(self, centre: torch.Tensor, factor: float) -> None:
+        """Map world point ``p`` to ``(p - centre) * factor``: the field lives in box coordinates, so its box
+        (and the occupancy grid's, which covers the same box) moves, and its density is divided by ``factor`` so
+        that every ray's optical depth, hence every render, is the same seen from the moved cameras."""
+        shift = centre.to(self.scene.aabb).repeat(2)
+        self.scene.aabb.copy_((self.scene.aabb - shift) * factor)
+        self.scene.density_scale.div_(factor)
+        if self.renderer.occupancy_grid is not None:
+            self.renderer.occupancy_grid.aabb.copy_(self.scene.aabb)
+
+    @torch.no_grad()
     def mesh(self, resolution: int = 128):
         """Marching-cubes mesh of the density (automatic level) with vertex albedo, lift3d's +Z-up frame."""
         from lift3d.export.mesh_cleanup import clean_mesh

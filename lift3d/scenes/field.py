@@ -118,6 +118,9 @@ class Field(nn.Module):
         if aabb_t.numel() != 6 or not bool((aabb_t[3:] > aabb_t[:3]).all()):
             raise ValueError(f"aabb must be (xmin, ymin, zmin, xmax, ymax, zmax) with max > min, got {aabb}")
         self.register_buffer("aabb", aabb_t)
+        # density multiplier: 1 / factor after a similarity scaling by ``factor`` keeps every render's opacity
+        # (lift3d.pipelines.normalize_size); not saved, the move is stored and re-applied by its owner
+        self.register_buffer("density_scale", torch.ones(()), persistent=False)
         self.activation = activation
 
     def normalize(self, points: torch.Tensor) -> torch.Tensor:
@@ -142,7 +145,7 @@ class Field(nn.Module):
         x = self.normalize(points)
         inside = (x.abs() <= 1.0).all(-1)
         raw, logits = self._raw(x.clamp(-1.0, 1.0))
-        density = torch.where(inside, self.activation(raw, x), torch.zeros_like(raw))
+        density = torch.where(inside, self.activation(raw, x) * self.density_scale, torch.zeros_like(raw))
         return density, torch.sigmoid(logits)
 
     def forward_with_gradient(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
@@ -158,8 +161,8 @@ class Field(nn.Module):
             return None
         raw, logits, raw_grad = found
         density, grad = self.activation.with_gradient(raw, raw_grad, x)
-        grad = grad * (2.0 / (self.aabb[3:] - self.aabb[:3]))  # box coordinates -> world units
-        density = torch.where(inside, density, torch.zeros_like(density))
+        grad = grad * (2.0 / (self.aabb[3:] - self.aabb[:3]) * self.density_scale)  # box coordinates -> world units
+        density = torch.where(inside, density * self.density_scale, torch.zeros_like(density))
         grad = torch.where(inside[:, None], grad, torch.zeros_like(grad))
         return density, torch.sigmoid(logits), grad
 
