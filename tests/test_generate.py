@@ -25,6 +25,7 @@ GAUSS = GaussianScene(num_points=300, init_opacity=0.5,
 
 
 def _cfg(prior: Path, out: Path, steps: int = 3, scene=FIELD, **kw) -> GenerateConfig:
+    kw.setdefault("normalize_extent", 1.0)  # exercised everywhere: a longer resumed run must still match exactly
     stage = StageConfig(scene=scene, steps=steps, resolution=16, views_per_step=2)
     return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
                           val_every=2, checkpoint_every=2, turntable_frames=4, asset=AssetOptions(texture_size=0), **kw)

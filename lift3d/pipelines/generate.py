@@ -82,10 +82,10 @@ class GenerateConfig:
     val_every: int = 100
     checkpoint_every: int = 100
     turntable_frames: int = 24
-    normalize_extent: float = 1.0
-    """End by centring the result's bounding box (of its visual hull) on the origin and scaling its largest side
-    to this (1.0: the procedural world's canonical size); 0 keeps the optimized size and position
-    (lift3d/pipelines/normalize_size.py)."""
+    normalize_extent: float = 0.0
+    """When > 0, end by centring the result's bounding box (of its visual hull) on the origin and scaling its
+    largest side to this, e.g. 1.0 for unit-box assets; 0 (default) keeps the optimized size and position
+    (lift3d/pipelines/normalize_size.py; docs/generate.md has why it is off by default)."""
     asset: AssetOptions = AssetOptions()
     """The exported mesh: face budget and baked texture size."""
     quiet: bool = False
