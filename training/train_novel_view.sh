@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# The exact command of the bundled novel-view prior's training run (seed 0), now with v-prediction.
-# Resumable: rerun with --resume to continue from training/novel-view32/ckpt (commit the newest checkpoint when
-# stopping, below, so another machine can continue); it exports the EMA weights to lift3d/assets/novel-view32 when done. Export a
-# checkpoint of a running or stopped run (e.g. to measure it) with:
+# Stage 1 of the bundled novel-view prior (seed 0): epsilon prediction from scratch. The shipped chain stopped it
+# at step 2800 and exported that EMA (lift3d/assets/novel-view32 as of commit 0bc4a37), which stage 2,
+# training/finetune_novel_view.sh, fine-tunes to v prediction (docs/bundled_novel_view_prior.md: why).
+# Resumable: rerun with --resume. Export a checkpoint of a running or stopped run with:
 #   lift3d train-prior novel-view --output training/novel-view32 --export-to DIR --export-only
-# History: the shipped export (lift3d/assets/novel-view32) is still the EMA at step 2800 of the first run, this
-# command without --architecture.prediction-type V (epsilon prediction; its config and metrics are the files in
-# training/novel-view32); its checkpoint was lost with the machine that trained it. The v-prediction rerun
-# (docs/bundled_novel_view_prior.md: why) starts from scratch: training/train_novel_view.sh --overwrite. A first
-# try on 2026-12-02 ran 512 steps on a machine 3.4x slower than the one measured in the docs (6.7 s/step on one
-# thread) and was stopped: 8000 steps need ~4.5 h of one fast core; commit its newest checkpoint (75 MB; git add -f,
-# ckpt/ is git-ignored) when stopping so another machine can continue with --resume.
+# Its checkpoint was lost with the machine that trained it; training/novel-view32 keeps its config and metrics.
+# (Adding --architecture.prediction-type V trains v prediction from scratch instead: tried on 2026-12-02 for
+# 512 steps, v-MSE 0.76 -> 0.085, then replaced by the much cheaper fine-tune.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OMP_WAIT_POLICY=PASSIVE exec .venv/bin/lift3d train-prior novel-view --output training/novel-view32 --seed 0 \
-  --steps 8000 --export-to lift3d/assets/novel-view32 --threads 1 --quiet --architecture.prediction-type V "$@"
+  --steps 8000 --export-to lift3d/assets/novel-view32 --threads 1 --quiet "$@"
