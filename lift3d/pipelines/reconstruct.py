@@ -66,7 +66,7 @@ class OptimizeConfig:
                                          fov_y=Range((40.0, 40.0)))
     guidance: GuidanceConfig = SDSConfig(guidance_scale=3.0, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 200)))
     """Novel-view guidance; CFG 3 as is usual for Zero123 (with the bundled novel-view prior, refinement gave
-    23.50 dB at CFG 3 vs 21.87 dB at CFG 10, docs/reconstruct.md)."""
+    23.50 dB at CFG 3 vs 21.87 dB at CFG 10, measured with its earlier epsilon export, docs/reconstruct.md)."""
 
 
 REFINE = OptimizeConfig(
@@ -74,8 +74,9 @@ REFINE = OptimizeConfig(
     guidance=SDSConfig(guidance_scale=3.0, timesteps=TimestepSchedule(0.02, 0.3)))
 """Defaults of the refinement of ``feedforward+refine``: a good feed-forward result is only nudged (opacity and
 colour learning rates 10x / 3x below ``optimize``'s, guidance at t <= 0.3 only, where the novel-view prior
-sharpens rather than reshapes). Measured on 14 held-out objects (docs/reconstruct.md): 25.21 dB novel-view
-PSNR vs 24.88 dB feed-forward; with ``optimize``'s settings refinement lost 0.9 dB."""
+sharpens rather than reshapes). Measured on 14 held-out objects (docs/reconstruct.md): 25.39 dB novel-view
+PSNR vs 24.88 dB feed-forward with the shipped novel-view prior (25.21 dB with its earlier epsilon export,
+with which ``optimize``'s settings lost 0.9 dB)."""
 
 
 @dataclass(frozen=True)
