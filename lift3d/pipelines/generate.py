@@ -190,10 +190,6 @@ def generate_one(cfg: GenerateConfig) -> Path:
             load_guidance_state(guidance, state["guidance"])
         else:
             step = 0
-        if state is not None and index == stage_index and step >= stage.steps and "normalize" in state:
-            from lift3d.pipelines.normalize_size import apply_move
-
-            apply_move(rig, state["normalize"])  # resumed after the last step: the saved scene is un-normalized
         run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live)
         state = None
         if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
@@ -236,25 +232,32 @@ def _global_step(cfg: GenerateConfig, stage_index: int, step: int) -> int:
 
 
 def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, device: torch.device, state):
-    """The stage's rig: from its checkpoint state, from the previous stage's surface, or fresh."""
+    """The stage's rig: from its checkpoint state, from the previous stage's surface, or fresh. A state saved
+    at the stage's last step with a size normalization (``normalize``, stored next to the optimized scene) comes
+    back normalized; one a longer run continues from comes back as optimized."""
+    from lift3d.pipelines.normalize_size import apply_move
     from lift3d.pipelines.rig_mesh import MeshScene
 
     scene = stage.scene
-    if index == 0 and cfg.init is not None and state is None:
+    if state is not None:
+        if isinstance(scene, MeshScene):
+            rig = scene.build_from_state(state["rig"], device)
+        else:
+            rig = scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device, cfg.prior.fixed_light)
+            rig.load_state(state["rig"])
+        if "normalize" in state and state["step"] >= stage.steps:
+            apply_move(rig, state["normalize"])
+        return rig
+    if index == 0 and cfg.init is not None:
         from lift3d.pipelines.init_scene import build_initial_rig
 
         return build_initial_rig(scene, cfg.init, cfg.init_axes, device)
     if isinstance(scene, MeshScene):
-        if state is not None:
-            return scene.build_from_state(state["rig"], device)
         if previous is None:
             raise LiftError("a mesh stage needs a previous stage to refine or a mesh to start from; put it in "
                             "--refine after a coarse stage, or pass --init MESH.glb")
         return scene.build_from(previous.mesh(), device)
-    rig = scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device, cfg.prior.fixed_light)
-    if state is not None:
-        rig.load_state(state["rig"])
-    return rig
+    return scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device, cfg.prior.fixed_light)
 
 
 def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance, prompts, run, gen: torch.Generator,

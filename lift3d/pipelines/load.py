@@ -30,8 +30,4 @@ def load_generate_run(run_dir: Path, device: str = "cpu"):
 
     index = state["stage"]
     rig = build_rig(stages(cfg)[index], index, None, cfg, torch.device(device), state)
-    if "normalize" in state:  # the finished run's size normalization (saved next to the optimized scene)
-        from lift3d.pipelines.normalize_size import apply_move
-
-        apply_move(rig, state["normalize"])
     return cfg, rig
