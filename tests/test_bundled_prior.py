@@ -12,6 +12,7 @@ from lift3d.priors.bundled import (
     BundledPrior,
     build_tokenizer,
     camera_condition,
+    camera_condition_from_angles,
     caption_vocabulary,
 )
 from lift3d.train.prior import TrainPriorConfig, train_prior
@@ -47,14 +48,24 @@ def test_colour_applied_at_batch_time_equals_rendering_in_colour() -> None:
 def test_camera_condition_convention() -> None:
     cams = Cameras.from_spherical(torch.tensor([30.0, 0.0]), torch.tensor([90.0, 0.0]), torch.tensor([2.75, 2.75]),
                                   40.0, 16)
-    c = camera_condition(cams)
+    c = camera_condition(cams, 2)
     torch.testing.assert_close(c[0], torch.tensor([torch.pi / 6, 1.0, 0.0, 0.0, -1.0]), atol=1e-5, rtol=0)
     torch.testing.assert_close(c[1], torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0]), atol=1e-5, rtol=0)
+    # four harmonics: the two-harmonic layout is a prefix; az 90 -> (sin, cos) of 270 and 360 degrees follow
+    c4 = camera_condition(cams, 4)
+    assert c4.shape == (2, 9)
+    torch.testing.assert_close(c4[:, :5], c, atol=0, rtol=0)
+    torch.testing.assert_close(c4[0, 5:], torch.tensor([-1.0, 0.0, 0.0, 1.0]), atol=1e-5, rtol=0)
+    # a square object's yaw (a function of 4 az) is a single feature pair: az and az + 90 agree there only
+    turned = camera_condition_from_angles(torch.tensor([30.0]), torch.tensor([180.0]), 4)
+    torch.testing.assert_close(turned[0, 7:], c4[0, 7:], atol=1e-5, rtol=0)
+    assert not torch.allclose(turned[0, 1:7], c4[0, 1:7], atol=1e-3)
 
 
 def _cfg(out: Path, steps: int, **kw) -> TrainPriorConfig:
+    kw.setdefault("architecture", TINY)
     return TrainPriorConfig(output=out, steps=steps, batch_size=4, checkpoint_every=2, quiet=True, threads=0,
-                            captions_per_label=2, data=TINY_DATA, architecture=TINY, **kw)
+                            captions_per_label=2, data=TINY_DATA, **kw)
 
 
 @pytest.mark.slow
@@ -95,3 +106,45 @@ def test_missing_bundled_prior_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(LiftError, match="no bundled prior .* train-prior"):
         BundledPrior.from_pretrained(tmp_path)
+
+
+@pytest.mark.slow
+def test_init_from_an_export_with_fewer_harmonics_starts_at_its_function(tmp_path: Path) -> None:
+    """Fine-tuning a two-harmonic export with four harmonics starts from exactly the exported model; a
+    mismatched architecture is a one-line error."""
+    from dataclasses import replace
+
+    from lift3d.priors.ddim import ddim_sample  # noqa: F401  (the public sampler path must import)
+    from lift3d.types import LiftError
+
+    two = replace(TINY, azimuth_harmonics=2)
+    train_prior(_cfg(tmp_path / "a", 2, architecture=two, export_to=tmp_path / "exp2"))
+    old = BundledPrior.from_pretrained(tmp_path / "exp2")
+    assert old.azimuth_harmonics == 2
+    # zero steps: the run's export is the loaded model itself
+    train_prior(_cfg(tmp_path / "b", 0, init_from=tmp_path / "exp2", export_to=tmp_path / "exp4"))
+    new = BundledPrior.from_pretrained(tmp_path / "exp4")
+    assert new.azimuth_harmonics == 4
+    index = (tmp_path / "exp4" / "model_index.json").read_text()
+    assert "sin_4az" in index and "sin_4az" not in (tmp_path / "exp2" / "model_index.json").read_text()
+    cams = Cameras.from_spherical(torch.tensor([10.0, 50.0, -5.0]), torch.tensor([0.0, 45.0, 200.0]),
+                                  torch.full((3,), 2.75), 40.0, 16)
+    cond_old = old.conditions("a red cube", cams)
+    cond_new = new.conditions("a red cube", cams)
+    assert cond_old.camera.shape == (3, 5) and cond_new.camera.shape == (3, 9)
+    x_t = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([100, 500, 900])
+    a = old.predict(x_t, t, cond_old, [Branch.TEXT, Branch.UNCOND])
+    b = new.predict(x_t, t, cond_new, [Branch.TEXT, Branch.UNCOND])
+    for br in (Branch.TEXT, Branch.UNCOND):
+        torch.testing.assert_close(a[br], b[br], atol=1e-5, rtol=1e-5)
+    # the new inputs are live: one training step moves their weights off zero
+    run = train_prior(_cfg(tmp_path / "c", 1, init_from=tmp_path / "exp2"))
+    from safetensors.torch import load_file
+
+    state = load_file(str(run / "ckpt/step_00000001/state.safetensors"))
+    w = state["unet.class_embedding.linear_1.weight"]
+    assert w.shape[1] == 9 and w[:, 5:].abs().max() > 0
+    with pytest.raises(LiftError, match="does not match --architecture"):
+        train_prior(_cfg(tmp_path / "d", 1, init_from=tmp_path / "exp2",
+                         architecture=replace(TINY, text_dim=16)))

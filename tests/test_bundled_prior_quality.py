@@ -19,7 +19,7 @@ def test_shipped_prior_denoises_heldout_renders_better_than_baselines() -> None:
     """
     from lift3d.data import FAMILIES, PALETTE, caption_for, palette_rgb
     from lift3d.pipelines.prior_specs import BundledPriorSpec
-    from lift3d.priors.bundled import BundledArchitecture, BundledPrior, camera_condition_from_angles
+    from lift3d.priors.bundled import BundledArchitecture, BundledPrior
     from lift3d.train.prior_data import PriorDataConfig, render_prior_data
 
     prior = BundledPriorSpec().build(torch.device("cpu"))
@@ -32,10 +32,10 @@ def test_shipped_prior_denoises_heldout_renders_better_than_baselines() -> None:
     noise = torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     x_t = prior.add_noise(prior.encode(data.images(torch.arange(n), palette_rgb()[col])), t, noise)
     cond = Conditions(text=prior.embed_text(prompts), uncond=prior.embed_text([""]).expand(n, -1, -1),
-                      camera=camera_condition_from_angles(data.elevation, data.azimuth))
+                      camera=prior.camera_condition_from_angles(data.elevation, data.azimuth))
     out = prior.predict(x_t, t, cond, [Branch.TEXT, Branch.UNCOND])
     torch.manual_seed(0)
-    arch = BundledArchitecture()
+    arch = BundledArchitecture(azimuth_harmonics=prior.azimuth_harmonics)
     random_prior = BundledPrior(arch.unet(), arch.scheduler(), prior.text_encoder, prior.tokenizer)
     random_eps = random_prior.predict(x_t, t, cond, [Branch.TEXT])[Branch.TEXT]
 

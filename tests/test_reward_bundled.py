@@ -117,11 +117,16 @@ def test_evaluate_prior_script_runs_on_tiny_models(tiny_bundled_prior: Path, tmp
     save_reward(tmp_path / "clip", TINY.model(len(tok)), tok)
     main(["--prior", str(tiny_bundled_prior), "--reward", str(tmp_path / "clip"), "--heldout-seeds", "1",
           "--heldout-views", "1", "--steps", "2", "--grid", str(tmp_path / "grid.png"), "--grid-prompts", "a red cube",
-          "--grid-azimuths", "0", "90", "--output", str(tmp_path / "summary.json")])
+          "--grid-azimuths", "0", "90", "--camera-samples", "3", "--output", str(tmp_path / "summary.json")])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["reward_on_heldout_renders"]["images"] == 14 * 10
     assert summary["reward_on_prior_samples"]["samples"] == 14 * 10
     assert 0.0 <= summary["reward_on_prior_samples"]["shape_accuracy"] <= 1.0
+    camera = summary["camera_accuracy"]
+    assert camera["samples"] == 4 * 3 and set(camera["per_family"]) == {"cube", "pyramid", "octahedron", "table"}
+    # the reference: real renders match the canonical object from their own camera better than turned 45 degrees
+    real = camera["real_renders"]
+    assert real["iou"] > real["iou_turned_45"] + 0.05 and real["right_yaw_fraction"] >= 0.75, real
     from PIL import Image
 
     assert Image.open(tmp_path / "grid.png").size == (2 * (32 + 2) + 2, 34 + 2)

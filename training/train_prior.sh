@@ -5,5 +5,5 @@
 # (paused after the step-6800 checkpoint, whose `--export-only` EMA is the shipped export, then run to 8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OMP_WAIT_POLICY=PASSIVE exec .venv/bin/lift3d train-prior --output training/prior-text32 --seed 0 --steps 8000 \
+OMP_WAIT_POLICY=PASSIVE exec .venv/bin/lift3d train-prior --output training/prior-text32 --seed 0 --steps 8000 --architecture.azimuth-harmonics 2 \
   --export-to lift3d/assets/prior-text32 --threads 1 --quiet "$@"

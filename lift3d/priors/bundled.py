@@ -10,7 +10,11 @@ stage I, so :class:`~lift3d.priors.unet.UNetPrior` drives it unchanged; this mod
 * the architecture (a ``UNet2DConditionModel`` with cross-attention on a tiny ``CLIPTextModel`` and a
   camera embedding through ``class_embed_type="projection"``, as camera-conditioned multi-view
   priors such as MVDream, arXiv 2308.16512, condition on the camera);
-* the camera condition ``(elevation rad, sin az, cos az, sin 2az, cos 2az)`` in lift3d's convention.
+* the camera condition ``(elevation rad, sin az, cos az, ..., sin H az, cos H az)`` in lift3d's
+  convention: Fourier features of the azimuth up to harmonic ``H`` (``BundledArchitecture.azimuth_harmonics``;
+  read back from the UNet's input width). A square object (a cube, a table, a pyramid) looks the same every
+  90 degrees, so its yaw is a function of ``4 az``: with two harmonics (the first prior) the camera
+  embedding's one hidden layer has to synthesise it, and the samples' yaw drifted (docs/bundled_prior.md).
 
 The camera distance and field of view are fixed in training (see :data:`TRAIN_DISTANCE`,
 :data:`TRAIN_FOV_DEG`); guidance should render with the same.
@@ -35,7 +39,6 @@ BUNDLED_PRIOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "prior-t
 TRAIN_DISTANCE = 2.75
 TRAIN_FOV_DEG = 40.0
 TRAIN_ELEVATION = (-10.0, 60.0)
-CAMERA_DIM = 5
 _SPECIAL = ("<|startoftext|>", "<|endoftext|>")
 
 
@@ -114,6 +117,9 @@ class BundledArchitecture:
     max_tokens: int = 20
     prediction_type: PredictionType = PredictionType.EPSILON
     """What the UNet is trained to predict (recorded in ``scheduler/``; :mod:`lift3d.train.diffusion_objective`)."""
+    azimuth_harmonics: int = 4
+    """Fourier harmonics of the azimuth in the camera condition (its width is ``1 + 2 H``); 4 lets the
+    camera embedding read a square object's yaw (a function of ``4 az``) directly."""
 
     def unet(self) -> Any:
         from diffusers import UNet2DConditionModel
@@ -131,7 +137,7 @@ class BundledArchitecture:
             attention_head_dim=16,
             norm_num_groups=16,
             class_embed_type="projection",
-            projection_class_embeddings_input_dim=CAMERA_DIM,
+            projection_class_embeddings_input_dim=camera_dim(self.azimuth_harmonics),
         )
 
     def text_encoder(self, vocab_size: int) -> Any:
@@ -155,16 +161,34 @@ def pixel_scheduler(prediction_type: PredictionType = PredictionType.EPSILON) ->
                          prediction_type=PredictionType(prediction_type).value, clip_sample=False)
 
 
-def camera_condition(cameras: Cameras) -> torch.Tensor:
-    """``[B, 5]`` = (elevation rad, sin az, cos az, sin 2az, cos 2az) of each camera centre."""
+def camera_dim(azimuth_harmonics: int) -> int:
+    """Width of the camera condition with ``azimuth_harmonics`` Fourier harmonics of the azimuth."""
+    return 1 + 2 * azimuth_harmonics
+
+
+def camera_condition(cameras: Cameras, azimuth_harmonics: int) -> torch.Tensor:
+    """``[B, 1 + 2H]`` = (elevation rad, sin az, cos az, ..., sin H az, cos H az) of each camera centre."""
     elevation, azimuth, _ = position_to_spherical(cameras.c2w[:, :3, 3])
-    return camera_condition_from_angles(elevation, azimuth)
+    return camera_condition_from_angles(elevation, azimuth, azimuth_harmonics)
 
 
-def camera_condition_from_angles(elevation_deg: torch.Tensor, azimuth_deg: torch.Tensor) -> torch.Tensor:
+def camera_condition_from_angles(elevation_deg: torch.Tensor, azimuth_deg: torch.Tensor,
+                                 azimuth_harmonics: int) -> torch.Tensor:
     """The camera condition from angles in degrees (``[B]`` each)."""
     e, a = torch.deg2rad(elevation_deg), torch.deg2rad(azimuth_deg)
-    return torch.stack([e, a.sin(), a.cos(), (2 * a).sin(), (2 * a).cos()], dim=-1).float()
+    features = [e]
+    for k in range(1, azimuth_harmonics + 1):
+        features += [(k * a).sin(), (k * a).cos()]
+    return torch.stack(features, dim=-1).float()
+
+
+def camera_layout(azimuth_harmonics: int) -> str:
+    """The condition's layout as recorded in ``model_index.json``."""
+    names = ["elevation_rad"]
+    for k in range(1, azimuth_harmonics + 1):
+        prefix = "" if k == 1 else str(k)
+        names += [f"sin_{prefix}az", f"cos_{prefix}az"]
+    return ",".join(names)
 
 
 class BundledPrior(UNetPrior):
@@ -175,8 +199,17 @@ class BundledPrior(UNetPrior):
         self.text_encoder = text_encoder.requires_grad_(False).eval()
         self.tokenizer = tokenizer
 
+    @property
+    def azimuth_harmonics(self) -> int:
+        """The harmonics of the azimuth this UNet was trained with (from its camera input width)."""
+        return (int(self.unet.config.projection_class_embeddings_input_dim) - 1) // 2
+
     def camera_condition(self, cameras: Cameras) -> torch.Tensor:
-        return camera_condition(cameras).to(cameras.device)
+        return camera_condition(cameras, self.azimuth_harmonics).to(cameras.device)
+
+    def camera_condition_from_angles(self, elevation_deg: torch.Tensor, azimuth_deg: torch.Tensor) -> torch.Tensor:
+        """This prior's camera condition for angles in degrees (``[B]`` each)."""
+        return camera_condition_from_angles(elevation_deg, azimuth_deg, self.azimuth_harmonics)
 
     @torch.no_grad()
     def embed_text(self, prompts: list[str]) -> torch.Tensor:
@@ -233,7 +266,7 @@ def save_bundled(path: Path, unet: Any, text_encoder: Any, tokenizer: Any, sched
         "text_encoder": ["transformers", "CLIPTextModel"],
         "tokenizer": ["transformers", "CLIPTokenizer"],
         "scheduler": ["diffusers", "DDPMScheduler"],
-        "lift3d": {"camera_condition": "elevation_rad,sin_az,cos_az,sin_2az,cos_2az",
+        "lift3d": {"camera_condition": camera_layout((int(unet.config.projection_class_embeddings_input_dim) - 1) // 2),
                    "train_distance": TRAIN_DISTANCE, "train_fov_deg": TRAIN_FOV_DEG, **(extra or {})},
     }
     (path / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")

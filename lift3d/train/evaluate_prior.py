@@ -6,7 +6,11 @@
 2. Samples of the prior (DDIM, classifier-free guidance; :func:`lift3d.priors.ddim.ddim_sample`) for
    every (family, colour) prompt "a {colour} {family}" from random training-range cameras, classified
    by the same reward model: the fraction whose shape and colour match the prompt.
-3. A PNG grid of prompts (rows) x camera azimuths (columns).
+3. Camera accuracy of the samples of square families (cube, pyramid, octahedron, table), whose yaw the
+   azimuth fixes up to 90 degrees: the silhouette IoU of each sample with the family's canonical object
+   rendered from the prompted camera, against the IoU with the same object turned 45 degrees (the worst
+   yaw). A prior that ignores the azimuth's yaw scores both alike.
+4. A PNG grid of prompts (rows) x camera azimuths (columns).
 
 Run ``python -m lift3d.train.evaluate_prior`` (``--help`` for options) after the prior trains further.
 """
@@ -42,6 +46,10 @@ class EvaluatePriorConfig:
     """DDIM steps."""
     guidance_scale: float = 5.0
     seed: int = 0
+    camera_families: tuple[str, ...] = ("cube", "pyramid", "octahedron", "table")
+    """Families whose yaw the camera accuracy measures (square ones: their look repeats every 90 degrees)."""
+    camera_samples: int = 12
+    """Samples per camera-accuracy family (colours and cameras drawn at random, white left out)."""
     grid: Path | None = Path("docs/images/prior_samples.png")
     """Where to write the sample grid (None: no grid)."""
     grid_prompts: tuple[str, ...] = ("a red cube", "a blue sphere", "a green torus", "a yellow cone",
@@ -79,7 +87,6 @@ def sample_prompts(prior: Any, prompts: list[str], elevation: torch.Tensor, azim
                    cfg: EvaluatePriorConfig, generator: torch.Generator, chunk: int = 70) -> torch.Tensor:
     """DDIM samples ``[B, R, R, 3]`` of ``prompts`` from cameras at (``elevation``, ``azimuth``) degrees."""
     from lift3d.priors.base import Conditions
-    from lift3d.priors.bundled import camera_condition_from_angles
     from lift3d.priors.ddim import ddim_sample
 
     uncond = prior.embed_text([""])
@@ -87,7 +94,7 @@ def sample_prompts(prior: Any, prompts: list[str], elevation: torch.Tensor, azim
     for i in range(0, len(prompts), chunk):
         sl = slice(i, i + chunk)
         cond = Conditions(text=prior.embed_text(prompts[sl]), uncond=uncond,
-                          camera=camera_condition_from_angles(elevation[sl], azimuth[sl]))
+                          camera=prior.camera_condition_from_angles(elevation[sl], azimuth[sl]))
         out.append(ddim_sample(prior, cond, len(prompts[sl]), cfg.steps, cfg.guidance_scale, generator))
     return torch.cat(out)
 
@@ -110,6 +117,63 @@ def prior_accuracy(prior: Any, classifier: Any, cfg: EvaluatePriorConfig) -> dic
     per_family = {name: _accuracy(pred.family[fam == i], fam[fam == i]) for i, name in enumerate(classifier.families)}
     return {"samples": len(prompts), "shape_accuracy": _accuracy(pred.family, fam),
             "colour_accuracy": _accuracy(pred.colour, col), "shape_accuracy_per_family": per_family}
+
+
+def silhouette(images: torch.Tensor, threshold: float = 0.12) -> torch.Tensor:
+    """``[B, R, R]`` foreground of images over white: a pixel whose darkest channel is below ``1 - threshold``."""
+    return (1.0 - images.min(dim=-1).values) > threshold
+
+
+def camera_accuracy(prior: Any, cfg: EvaluatePriorConfig) -> dict[str, Any]:
+    """Silhouette IoU of samples with the canonical object from the prompted camera vs turned 45 degrees;
+    the same for real renders of held-out objects (seeds >= 10000) from those cameras, the reference."""
+    from lift3d.cameras import Cameras
+    from lift3d.data import PALETTE, caption_for, procedural_object, render_object
+    from lift3d.priors.bundled import TRAIN_DISTANCE, TRAIN_ELEVATION, TRAIN_FOV_DEG
+
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    colours = [c.name for c in PALETTE if c.name != "white"]
+    n, lo, hi = cfg.camera_samples, *TRAIN_ELEVATION
+    prompts, elevation, azimuth = [], [], []
+    for family in cfg.camera_families:
+        pick = torch.randint(0, len(colours), (n,), generator=gen)
+        prompts += [caption_for(family, colours[int(i)], 0) for i in pick]
+        elevation.append(lo + (hi - lo) * torch.rand(n, generator=gen))
+        azimuth.append(360.0 * torch.rand(n, generator=gen))
+    elevation, azimuth = torch.cat(elevation), torch.cat(azimuth)
+    samples = silhouette(sample_prompts(prior, prompts, elevation, azimuth, cfg, gen))
+    res = samples.shape[1]
+
+    def cameras(sl: slice, turn: float) -> Cameras:
+        return Cameras.from_spherical(elevation[sl], azimuth[sl] + turn, torch.full((n,), TRAIN_DISTANCE),
+                                      TRAIN_FOV_DEG, res)
+
+    renders = []
+    for k, family in enumerate(cfg.camera_families):
+        sl = slice(k * n, (k + 1) * n)
+        for i in range(n):
+            obj = procedural_object(family, "red", seed=10000 + i)
+            renders.append(render_object(obj, cameras(slice(k * n + i, k * n + i + 1), 0.0)).alpha[0, ..., 0] > 0.5)
+    renders = torch.stack(renders)
+
+    def ious(masks: torch.Tensor, turn: float) -> torch.Tensor:
+        out = []
+        for k, family in enumerate(cfg.camera_families):
+            sl = slice(k * n, (k + 1) * n)
+            truth = render_object(procedural_object(family, "red", variation=0.0), cameras(sl, turn)).alpha[..., 0] > 0.5
+            m = masks[sl]
+            out.append((m & truth).flatten(1).sum(1) / (m | truth).flatten(1).sum(1).clamp_min(1))
+        return torch.cat(out)
+
+    def summary(masks: torch.Tensor) -> dict[str, Any]:
+        right, turned = ious(masks, 0.0), ious(masks, 45.0)
+        per_family = {f: {"iou": round(float(right[k * n:(k + 1) * n].mean()), 4),
+                          "iou_turned_45": round(float(turned[k * n:(k + 1) * n].mean()), 4)}
+                      for k, f in enumerate(cfg.camera_families)}
+        return {"iou": round(float(right.mean()), 4), "iou_turned_45": round(float(turned.mean()), 4),
+                "right_yaw_fraction": round(float((right > turned).float().mean()), 4), "per_family": per_family}
+
+    return {"samples": len(prompts), **summary(samples), "real_renders": summary(renders)}
 
 
 def write_grid(prior: Any, cfg: EvaluatePriorConfig, path: Path, scale: int = 2, pad: int = 2) -> None:
@@ -146,6 +210,7 @@ def evaluate(cfg: EvaluatePriorConfig) -> dict[str, Any]:
         "reward": cfg.reward, "ddim_steps": cfg.steps, "guidance_scale": cfg.guidance_scale, "seed": cfg.seed,
         "reward_on_heldout_renders": heldout_accuracy(classifier, cfg),
         "reward_on_prior_samples": prior_accuracy(prior, classifier, cfg),
+        "camera_accuracy": camera_accuracy(prior, cfg),
     }
     if cfg.grid is not None:
         write_grid(prior, cfg, Path(cfg.grid))

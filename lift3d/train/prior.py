@@ -37,6 +37,11 @@ class TrainPriorConfig(DiffusionTrainConfig):
     """Use accelerate.Accelerator (for ``accelerate launch``: data-parallel over processes/GPUs)."""
     data: PriorDataConfig = field(default_factory=PriorDataConfig)
     architecture: BundledArchitecture = field(default_factory=BundledArchitecture)
+    init_from: Path | None = None
+    """Start from the weights of an exported text prior folder (e.g. ``lift3d/assets/prior-text32``) instead of
+    random ones: fine-tuning. Every architecture field must match the folder's, except that
+    ``--architecture.azimuth-harmonics`` may be larger (the new harmonics' input weights start at zero, so the
+    start is the folder's model exactly). The EMA starts at these weights; a resumed run ignores it."""
 
 
 def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) -> torch.Tensor:
@@ -89,6 +94,9 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
     torch.manual_seed(cfg.seed)
     unet, text_encoder, scheduler = arch.unet(), arch.text_encoder(len(tokenizer)), arch.scheduler()
+    found = run.latest()
+    if cfg.init_from is not None and found is None:
+        load_exported_prior(unet, text_encoder, Path(cfg.init_from))
     dist.seed_process(cfg.seed)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     data: PriorData = _load_or_render(run, cfg, data_gen)
@@ -106,7 +114,6 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     ema = {k: p.detach().clone() for k, p in params.items()}
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     step = 0
-    found = run.latest()
     if found is not None:
         step, state = found
         unet.load_state_dict(state["unet"])
@@ -144,7 +151,7 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             a = acp[t].sqrt()[:, None, None, None]
             s = (1 - acp[t]).sqrt()[:, None, None, None]
             x_t = a * x0 + s * noise
-            cam = camera_condition_from_angles(data.elevation[idx], data.azimuth[idx])
+            cam = camera_condition_from_angles(data.elevation[idx], data.azimuth[idx], arch.azimuth_harmonics)
             text = text_run(ids.to(device)).last_hidden_state
             pred = unet_run(x_t.to(device), t.to(device), encoder_hidden_states=text, class_labels=cam.to(device)).sample
             target = training_target(x0, noise, acp[t], arch.prediction_type)
@@ -171,6 +178,43 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
                    extra={"train_steps": step, "seed": cfg.seed})
     dist.wait()
     return run.path
+
+
+def load_exported_prior(unet: torch.nn.Module, text_encoder: torch.nn.Module, folder: Path) -> None:
+    """Load an exported text prior's ``unet/`` and ``text_encoder/`` safetensors into fresh modules.
+
+    Strict, except for the camera embedding's input layer: a folder trained with fewer azimuth harmonics
+    fills the first columns (the condition's layout is a prefix of the wider one) and the rest stay zero, so
+    the loaded model computes exactly what the folder's does. Anything else that differs is a one-line
+    :class:`~lift3d.types.LiftError`.
+    """
+    from safetensors.torch import load_file
+
+    from lift3d.types import LiftError
+
+    camera_in = "class_embedding.linear_1.weight"
+    files = {"unet": (unet, "unet/diffusion_pytorch_model.safetensors"),
+             "text_encoder": (text_encoder, "text_encoder/model.safetensors")}
+    for name, (module, rel) in files.items():
+        path = folder / rel
+        if not path.is_file():
+            raise LiftError(f"--init-from {folder}: no {rel}; pass an exported text prior folder "
+                            "(e.g. lift3d/assets/prior-text32)")
+        weights, own = load_file(str(path)), module.state_dict()
+        if name == "unet" and camera_in in weights and camera_in in own:
+            old, new = weights[camera_in], own[camera_in]
+            if old.shape[0] == new.shape[0] and old.shape[1] < new.shape[1]:
+                wider = torch.zeros_like(new)
+                wider[:, :old.shape[1]] = old
+                weights[camera_in] = wider
+        # transformers may leave derived buffers (position_ids) out of its files: only parameters must be there
+        missing = [k for k, _ in module.named_parameters() if k not in weights]
+        unexpected = [k for k in weights if k not in own]
+        wrong = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
+        if missing or unexpected or wrong:
+            raise LiftError(f"--init-from {folder}: {name} does not match --architecture "
+                            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors)")
+        module.load_state_dict(weights, strict=False)
 
 
 def export_run(cfg: TrainPriorConfig) -> Path:
