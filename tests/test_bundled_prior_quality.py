@@ -64,3 +64,21 @@ def test_ddim_sample_is_deterministic_and_in_range(tiny_bundled_prior: Path) -> 
     b = ddim_sample(prior, cond, 2, steps=3, guidance_scale=4.0, generator=torch.Generator().manual_seed(0))
     assert a.shape == (2, 16, 16, 3) and torch.equal(a, b)
     assert a.min() >= 0.0 and a.max() <= 1.0
+
+
+def test_shipped_prior_denoises_best_with_the_right_camera() -> None:
+    """The camera condition is used: on held-out renders of the square families, turning the camera condition
+    half a turn away from the true one raises the noise-prediction error at t = 300, for every family.
+
+    Measured with 12 samples per family (docs/bundled_prior.md, camera accuracy): cube 0.0093 right vs 0.0308
+    turned 180 degrees, pyramid 0.0072 vs 0.0495, octahedron 0.0060 vs 0.0206, table 0.0146 vs 0.0202."""
+    from lift3d.pipelines.prior_specs import BundledPriorSpec
+    from lift3d.train.evaluate_prior import EvaluatePriorConfig, azimuth_sensitivity
+
+    prior = BundledPriorSpec().build(torch.device("cpu"))
+    cfg = EvaluatePriorConfig(camera_samples=6, sensitivity_timesteps=(300,), sensitivity_turns=(0.0, 180.0))
+    out = azimuth_sensitivity(prior, cfg)
+    assert set(out) == set(cfg.camera_families)
+    for family, by_t in out.items():
+        right, turned = by_t["300"]
+        assert right < turned, (family, right, turned)

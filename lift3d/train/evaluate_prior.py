@@ -10,7 +10,11 @@
    azimuth fixes up to 90 degrees: the silhouette IoU of each sample with the family's canonical object
    rendered from the prompted camera, against the IoU with the same object turned 45 degrees (the worst
    yaw). A prior that ignores the azimuth's yaw scores both alike.
-4. A PNG grid of prompts (rows) x camera azimuths (columns).
+4. Azimuth sensitivity: the noise-prediction error on real renders of the same square families when the
+   camera condition is turned by 0, 45, 90 and 180 degrees, at a few timesteps. The families' geometry
+   repeats every 90 degrees but the procedural world's light is fixed, so a prior that reads the yaw from
+   the azimuth is hurt most by 45 degrees, and one that reads only the shading by 180.
+5. A PNG grid of prompts (rows) x camera azimuths (columns).
 
 Run ``python -m lift3d.train.evaluate_prior`` (``--help`` for options) after the prior trains further.
 """
@@ -50,6 +54,10 @@ class EvaluatePriorConfig:
     """Families whose yaw the camera accuracy measures (square ones: their look repeats every 90 degrees)."""
     camera_samples: int = 12
     """Samples per camera-accuracy family (colours and cameras drawn at random, white left out)."""
+    sensitivity_timesteps: tuple[int, ...] = (300, 500, 700)
+    """Timesteps of the azimuth-sensitivity measurement."""
+    sensitivity_turns: tuple[float, ...] = (0.0, 45.0, 90.0, 180.0)
+    """Camera turns (degrees) of the azimuth-sensitivity measurement."""
     grid: Path | None = Path("docs/images/prior_samples.png")
     """Where to write the sample grid (None: no grid)."""
     grid_prompts: tuple[str, ...] = ("a red cube", "a blue sphere", "a green torus", "a yellow cone",
@@ -176,6 +184,44 @@ def camera_accuracy(prior: Any, cfg: EvaluatePriorConfig) -> dict[str, Any]:
     return {"samples": len(prompts), **summary(samples), "real_renders": summary(renders)}
 
 
+@torch.no_grad()
+def azimuth_sensitivity(prior: Any, cfg: EvaluatePriorConfig) -> dict[str, dict[str, list[float]]]:
+    """Noise-prediction MSE of the prior on real renders of ``cfg.camera_families`` (held-out seeds, random
+    colours and training-range cameras, the prompt's caption) with the camera condition turned by each of
+    ``cfg.sensitivity_turns``: ``{family: {str(t): [mse per turn]}}``, the same noise for every turn."""
+    from lift3d.cameras import Cameras
+    from lift3d.data import PALETTE, caption_for, procedural_object, render_object
+    from lift3d.priors.bundled import TRAIN_DISTANCE, TRAIN_ELEVATION, TRAIN_FOV_DEG
+
+    gen = torch.Generator().manual_seed(cfg.seed + 3)
+    colours = [c.name for c in PALETTE if c.name != "white"]
+    n, lo, hi = cfg.camera_samples, *TRAIN_ELEVATION
+    res = prior.latent_size
+    out: dict[str, dict[str, list[float]]] = {}
+    for family in cfg.camera_families:
+        pick = torch.randint(0, len(colours), (n,), generator=gen)
+        elevation = lo + (hi - lo) * torch.rand(n, generator=gen)
+        azimuth = 360.0 * torch.rand(n, generator=gen)
+        images, prompts = [], []
+        for i in range(n):
+            obj = procedural_object(family, colours[int(pick[i])], seed=10000 + i)
+            cam = Cameras.from_spherical(elevation[i:i + 1], azimuth[i:i + 1], torch.full((1,), TRAIN_DISTANCE),
+                                         TRAIN_FOV_DEG, res)
+            images.append(render_object(obj, cam, background=(1.0, 1.0, 1.0)).rgb[0])
+            prompts.append(caption_for(family, colours[int(pick[i])], 0))
+        x0 = torch.stack(images).permute(0, 3, 1, 2) * 2 - 1
+        text = prior.embed_text(prompts)
+        out[family] = {}
+        for step in cfg.sensitivity_timesteps:
+            t = torch.full((n,), step)
+            noise = torch.randn(x0.shape, generator=gen)
+            x_t = prior.add_noise(x0, t, noise)
+            out[family][str(step)] = [
+                round(float(((prior.forward_unet(x_t, t, text, prior.camera_condition_from_angles(
+                    elevation, azimuth + turn)) - noise) ** 2).mean()), 5) for turn in cfg.sensitivity_turns]
+    return out
+
+
 def write_grid(prior: Any, cfg: EvaluatePriorConfig, path: Path, scale: int = 2, pad: int = 2) -> None:
     """PNG of prompts (rows) x azimuths (columns), each tile upscaled ``scale`` x (nearest)."""
     from PIL import Image
@@ -211,6 +257,7 @@ def evaluate(cfg: EvaluatePriorConfig) -> dict[str, Any]:
         "reward_on_heldout_renders": heldout_accuracy(classifier, cfg),
         "reward_on_prior_samples": prior_accuracy(prior, classifier, cfg),
         "camera_accuracy": camera_accuracy(prior, cfg),
+        "azimuth_sensitivity": {"turns": list(cfg.sensitivity_turns), "mse": azimuth_sensitivity(prior, cfg)},
     }
     if cfg.grid is not None:
         write_grid(prior, cfg, Path(cfg.grid))
