@@ -14,6 +14,12 @@ Why v for a schedule that ends at zero SNR: the bundled priors use the squared-c
 about the image, so a sampler's first step cannot bring in the condition; v prediction is ``-x0`` there and
 has to learn the conditional mean ("Common Diffusion Noise Schedules and Sample Steps are Flawed", arXiv
 2305.08891, sec. 3.2). The loaders convert every target to epsilon (:func:`lift3d.priors.base.to_epsilon`).
+
+Pitfall: Min-SNR's weight on the x0 error, ``min(snr, gamma)``, goes to zero with the SNR, so near the zero-SNR
+end the conditional mean gets almost no gradient whatever the target (at ``t = 900`` of this schedule the weight
+is 0.02). That is where a sampler fixes the layout of the image (for the text prior: the object's yaw from the
+camera condition). ``gamma <= 0`` trains the plain target MSE instead, which for v weights the x0 error by
+``snr + 1 >= 1`` (the loss arXiv 2305.08891 trains with).
 """
 
 from __future__ import annotations
