@@ -132,37 +132,58 @@ def silhouette(images: torch.Tensor, threshold: float = 0.12) -> torch.Tensor:
     return (1.0 - images.min(dim=-1).values) > threshold
 
 
+def draw_views(family: str, n: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """``n`` random (colour name, elevation, azimuth) for ``family``: colours from the palette without white,
+    elevations in the training range, azimuths in [0, 360) degrees."""
+    from lift3d.data import PALETTE
+    from lift3d.priors.bundled import TRAIN_ELEVATION
+
+    colours = [c.name for c in PALETTE if c.name != "white"]
+    lo, hi = TRAIN_ELEVATION
+    pick = torch.randint(0, len(colours), (n,), generator=gen)
+    elevation = lo + (hi - lo) * torch.rand(n, generator=gen)
+    azimuth = 360.0 * torch.rand(n, generator=gen)
+    return [colours[int(i)] for i in pick], elevation, azimuth
+
+
+def render_heldout(family: str, colours: list[str], elevation: torch.Tensor, azimuth: torch.Tensor,
+                   resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB over white ``[n, R, R, 3]`` and coverage ``[n, R, R]`` of held-out objects (seeds 10000 + i) of
+    ``family`` in ``colours[i]``, each from its own camera (elevation[i], azimuth[i]) at the training distance."""
+    from lift3d.cameras import Cameras
+    from lift3d.data import procedural_object, render_object
+    from lift3d.priors.bundled import TRAIN_DISTANCE, TRAIN_FOV_DEG
+
+    rgb, alpha = [], []
+    for i, colour in enumerate(colours):
+        cam = Cameras.from_spherical(elevation[i:i + 1], azimuth[i:i + 1], torch.full((1,), TRAIN_DISTANCE),
+                                     TRAIN_FOV_DEG, resolution)
+        out = render_object(procedural_object(family, colour, seed=10000 + i), cam, background=(1.0, 1.0, 1.0))
+        rgb.append(out.rgb[0])
+        alpha.append(out.alpha[0, ..., 0])
+    return torch.stack(rgb), torch.stack(alpha)
+
+
 def camera_accuracy(prior: Any, cfg: EvaluatePriorConfig) -> dict[str, Any]:
     """Silhouette IoU of samples with the canonical object from the prompted camera vs turned 45 degrees;
     the same for real renders of held-out objects (seeds >= 10000) from those cameras, the reference."""
     from lift3d.cameras import Cameras
-    from lift3d.data import PALETTE, caption_for, procedural_object, render_object
-    from lift3d.priors.bundled import TRAIN_DISTANCE, TRAIN_ELEVATION, TRAIN_FOV_DEG
+    from lift3d.data import caption_for, procedural_object, render_object
+    from lift3d.priors.bundled import TRAIN_DISTANCE, TRAIN_FOV_DEG
 
     gen = torch.Generator().manual_seed(cfg.seed + 2)
-    colours = [c.name for c in PALETTE if c.name != "white"]
-    n, lo, hi = cfg.camera_samples, *TRAIN_ELEVATION
-    prompts, elevation, azimuth = [], [], []
-    for family in cfg.camera_families:
-        pick = torch.randint(0, len(colours), (n,), generator=gen)
-        prompts += [caption_for(family, colours[int(i)], 0) for i in pick]
-        elevation.append(lo + (hi - lo) * torch.rand(n, generator=gen))
-        azimuth.append(360.0 * torch.rand(n, generator=gen))
-    elevation, azimuth = torch.cat(elevation), torch.cat(azimuth)
+    n = cfg.camera_samples
+    views = [draw_views(family, n, gen) for family in cfg.camera_families]
+    prompts = [caption_for(family, c, 0) for family, (colours, _, _) in zip(cfg.camera_families, views)
+               for c in colours]
+    elevation, azimuth = torch.cat([v[1] for v in views]), torch.cat([v[2] for v in views])
     samples = silhouette(sample_prompts(prior, prompts, elevation, azimuth, cfg, gen))
     res = samples.shape[1]
+    renders = torch.cat([render_heldout(family, *v, res)[1] > 0.5 for family, v in zip(cfg.camera_families, views)])
 
     def cameras(sl: slice, turn: float) -> Cameras:
         return Cameras.from_spherical(elevation[sl], azimuth[sl] + turn, torch.full((n,), TRAIN_DISTANCE),
                                       TRAIN_FOV_DEG, res)
-
-    renders = []
-    for k, family in enumerate(cfg.camera_families):
-        sl = slice(k * n, (k + 1) * n)
-        for i in range(n):
-            obj = procedural_object(family, "red", seed=10000 + i)
-            renders.append(render_object(obj, cameras(slice(k * n + i, k * n + i + 1), 0.0)).alpha[0, ..., 0] > 0.5)
-    renders = torch.stack(renders)
 
     def ious(masks: torch.Tensor, turn: float) -> torch.Tensor:
         out = []
@@ -189,28 +210,15 @@ def azimuth_sensitivity(prior: Any, cfg: EvaluatePriorConfig) -> dict[str, dict[
     """Noise-prediction MSE of the prior on real renders of ``cfg.camera_families`` (held-out seeds, random
     colours and training-range cameras, the prompt's caption) with the camera condition turned by each of
     ``cfg.sensitivity_turns``: ``{family: {str(t): [mse per turn]}}``, the same noise for every turn."""
-    from lift3d.cameras import Cameras
-    from lift3d.data import PALETTE, caption_for, procedural_object, render_object
-    from lift3d.priors.bundled import TRAIN_DISTANCE, TRAIN_ELEVATION, TRAIN_FOV_DEG
+    from lift3d.data import caption_for
 
     gen = torch.Generator().manual_seed(cfg.seed + 3)
-    colours = [c.name for c in PALETTE if c.name != "white"]
-    n, lo, hi = cfg.camera_samples, *TRAIN_ELEVATION
-    res = prior.latent_size
+    n = cfg.camera_samples
     out: dict[str, dict[str, list[float]]] = {}
     for family in cfg.camera_families:
-        pick = torch.randint(0, len(colours), (n,), generator=gen)
-        elevation = lo + (hi - lo) * torch.rand(n, generator=gen)
-        azimuth = 360.0 * torch.rand(n, generator=gen)
-        images, prompts = [], []
-        for i in range(n):
-            obj = procedural_object(family, colours[int(pick[i])], seed=10000 + i)
-            cam = Cameras.from_spherical(elevation[i:i + 1], azimuth[i:i + 1], torch.full((1,), TRAIN_DISTANCE),
-                                         TRAIN_FOV_DEG, res)
-            images.append(render_object(obj, cam, background=(1.0, 1.0, 1.0)).rgb[0])
-            prompts.append(caption_for(family, colours[int(pick[i])], 0))
-        x0 = torch.stack(images).permute(0, 3, 1, 2) * 2 - 1
-        text = prior.embed_text(prompts)
+        colours, elevation, azimuth = draw_views(family, n, gen)
+        x0 = render_heldout(family, colours, elevation, azimuth, prior.latent_size)[0].permute(0, 3, 1, 2) * 2 - 1
+        text = prior.embed_text([caption_for(family, c, 0) for c in colours])
         out[family] = {}
         for step in cfg.sensitivity_timesteps:
             t = torch.full((n,), step)
