@@ -108,10 +108,46 @@ def test_missing_bundled_prior_is_a_clear_error(tmp_path: Path) -> None:
         BundledPrior.from_pretrained(tmp_path)
 
 
+def test_plucker_raymap_lines_pass_through_what_each_pixel_sees() -> None:
+    """Every pixel's Plücker line ``(d, m)`` contains the camera centre and any world point that projects
+    into that pixel (``X x d = m``); the ray map the bundled prior rebuilds from its camera condition is the
+    training camera's."""
+    from lift3d.priors.bundled import raymap_from_condition
+    from lift3d.priors.raymap import plucker_raymap
+
+    R = 33  # odd: the centre pixel's ray is the optical axis
+    cams = Cameras.from_spherical(torch.tensor([25.0, -8.0]), torch.tensor([40.0, 250.0]), torch.tensor([2.75] * 2),
+                                  40.0, R)
+    rays = plucker_raymap(cams)
+    assert rays.shape == (2, 6, R, R)
+    d, m = rays[:, :3], rays[:, 3:]
+    torch.testing.assert_close(d.norm(dim=1), torch.ones(2, R, R), atol=1e-5, rtol=0)
+    torch.testing.assert_close((d * m).sum(dim=1), torch.zeros(2, R, R), atol=1e-5, rtol=0)
+    centre = cams.positions
+    axis = d[:, :, R // 2, R // 2]
+    torch.testing.assert_close(axis, -centre / centre.norm(dim=-1, keepdim=True), atol=1e-5, rtol=0)
+    torch.testing.assert_close(m[:, :, R // 2, R // 2], torch.zeros(2, 3), atol=1e-5, rtol=0)
+    points = torch.tensor([[[0.3, -0.2, 0.1], [-0.4, 0.35, -0.25]]]).expand(2, -1, -1)
+    uv, _ = cams.project(points)
+    for b in range(2):
+        for k in range(2):
+            # a point at a pixel centre: pick the pixel it falls in and move the point onto that pixel's ray
+            i, j = int(uv[b, k, 0]), int(uv[b, k, 1])
+            dk, mk = d[b, :, j, i], m[b, :, j, i]
+            on_ray = centre[b] + 1.7 * dk
+            torch.testing.assert_close(torch.linalg.cross(on_ray, dk, dim=-1), mk, atol=1e-5, rtol=0)
+            torch.testing.assert_close(torch.linalg.cross(centre[b], dk, dim=-1), mk, atol=1e-5, rtol=0)
+            # and the point itself lies within a pixel's width of that line
+            off = torch.linalg.cross(points[b, k], dk, dim=-1) - mk
+            assert off.norm() < 2.75 * 2 * torch.tan(torch.deg2rad(torch.tensor(20.0))) / R
+    cond = camera_condition(cams, 4)
+    torch.testing.assert_close(raymap_from_condition(cond, R), rays, atol=1e-5, rtol=0)
+
+
 @pytest.mark.slow
 def test_init_from_an_export_with_fewer_harmonics_starts_at_its_function(tmp_path: Path) -> None:
-    """Fine-tuning a two-harmonic export with four harmonics starts from exactly the exported model; a
-    mismatched architecture is a one-line error."""
+    """Fine-tuning a two-harmonic export without a ray map with four harmonics and a ray map starts from
+    exactly the exported model; a mismatched architecture is a one-line error."""
     from dataclasses import replace
 
     from lift3d.priors.ddim import ddim_sample  # noqa: F401  (the public sampler path must import)
@@ -122,11 +158,14 @@ def test_init_from_an_export_with_fewer_harmonics_starts_at_its_function(tmp_pat
     old = BundledPrior.from_pretrained(tmp_path / "exp2")
     assert old.azimuth_harmonics == 2
     # zero steps: the run's export is the loaded model itself
-    train_prior(_cfg(tmp_path / "b", 0, init_from=tmp_path / "exp2", export_to=tmp_path / "exp4"))
+    ray = replace(TINY, camera_raymap=True)
+    train_prior(_cfg(tmp_path / "b", 0, init_from=tmp_path / "exp2", export_to=tmp_path / "exp4", architecture=ray))
     new = BundledPrior.from_pretrained(tmp_path / "exp4")
-    assert new.azimuth_harmonics == 4
+    assert new.azimuth_harmonics == 4 and new.raymap and not old.raymap
+    assert new.unet.config.in_channels == 9 and new.channels == 3
     index = (tmp_path / "exp4" / "model_index.json").read_text()
     assert "sin_4az" in index and "sin_4az" not in (tmp_path / "exp2" / "model_index.json").read_text()
+    assert "plucker_moment" in index
     cams = Cameras.from_spherical(torch.tensor([10.0, 50.0, -5.0]), torch.tensor([0.0, 45.0, 200.0]),
                                   torch.full((3,), 2.75), 40.0, 16)
     cond_old = old.conditions("a red cube", cams)
@@ -139,12 +178,32 @@ def test_init_from_an_export_with_fewer_harmonics_starts_at_its_function(tmp_pat
     for br in (Branch.TEXT, Branch.UNCOND):
         torch.testing.assert_close(a[br], b[br], atol=1e-5, rtol=1e-5)
     # the new inputs are live: one training step moves their weights off zero
-    run = train_prior(_cfg(tmp_path / "c", 1, init_from=tmp_path / "exp2"))
+    run = train_prior(_cfg(tmp_path / "c", 1, init_from=tmp_path / "exp2", architecture=ray))
     from safetensors.torch import load_file
 
     state = load_file(str(run / "ckpt/step_00000001/state.safetensors"))
     w = state["unet.class_embedding.linear_1.weight"]
     assert w.shape[1] == 9 and w[:, 5:].abs().max() > 0
+    conv = state["unet.conv_in.weight"]
+    assert conv.shape[1] == 9 and conv[:, 3:].abs().max() > 0
+    # the ray map is read: the same noisy image under two cameras differs by more than the vector condition
+    trained = BundledPrior(*_unet_and_text(state, ray))
+    cond = trained.conditions("a red cube", cams)
+    plain = trained.forward_unet(x_t, t, cond.text, cond.camera)
+    rays_off = BundledPrior(*_unet_and_text(state, ray, zero_rays=True)).forward_unet(x_t, t, cond.text, cond.camera)
+    assert not torch.allclose(plain, rays_off, atol=1e-7)
     with pytest.raises(LiftError, match="does not match --architecture"):
         train_prior(_cfg(tmp_path / "d", 1, init_from=tmp_path / "exp2",
                          architecture=replace(TINY, text_dim=16)))
+
+
+def _unet_and_text(state: dict[str, torch.Tensor], arch: BundledArchitecture, zero_rays: bool = False) -> tuple:
+    """(unet, scheduler, text encoder, tokenizer) of a training checkpoint's live weights."""
+    tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
+    unet, text = arch.unet(), arch.text_encoder(len(tokenizer))
+    unet.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("unet.")})
+    text.load_state_dict({k[13:]: v for k, v in state.items() if k.startswith("text_encoder.")}, strict=False)
+    if zero_rays:
+        with torch.no_grad():
+            unet.conv_in.weight[:, 3:] = 0
+    return unet, arch.scheduler(), text, tokenizer

@@ -7,7 +7,7 @@ import torch
 
 from lift3d.priors.base import PredictionType, predict_x0, to_epsilon
 from lift3d.priors.bundled import pixel_scheduler
-from lift3d.train.diffusion_objective import min_snr_weights, training_target
+from lift3d.train.diffusion_objective import draw_timesteps, min_snr_weights, training_target
 
 ACP = pixel_scheduler().alphas_cumprod.double()
 T = torch.tensor([0, 10, 200, 500, 800, 990])
@@ -58,3 +58,17 @@ def test_epsilon_weights_are_the_unchanged_min_snr_formula() -> None:
     torch.testing.assert_close(min_snr_weights(ACP, 5.0, "epsilon"), snr.clamp(max=5.0) / snr)
     # gamma <= 0: no weighting (plain MSE on the target, e.g. the v loss of arXiv 2305.08891)
     assert torch.equal(min_snr_weights(ACP, 0.0, "v_prediction"), torch.ones_like(ACP))
+
+
+def test_draw_timesteps_default_is_plain_randint_and_the_bias_moves_the_stated_share() -> None:
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(draw_timesteps(64, 1000, g1), torch.randint(0, 1000, (64,), generator=g2))
+    assert torch.equal(g1.get_state(), g2.get_state())  # old runs resume on the same random stream
+    t = draw_timesteps(200_000, 1000, torch.Generator().manual_seed(0), high_fraction=0.5, high_from=700)
+    assert t.min() >= 0 and t.max() <= 999
+    # P(t >= 700) = 0.5 + 0.5 * 0.3 = 0.65; below 700 the draw stays uniform (0.35 / 700 per step)
+    assert abs((t >= 700).float().mean().item() - 0.65) < 0.005
+    low = torch.bincount(t[t < 700], minlength=700).float() / t.numel()
+    assert abs(low.mean().item() - 0.35 / 700) < 0.02 * 0.35 / 700 and low.std().item() < 0.2 * 0.35 / 700
+    with pytest.raises(ValueError, match="high_from"):
+        draw_timesteps(4, 1000, torch.Generator(), high_fraction=0.5, high_from=1000)

@@ -14,7 +14,10 @@ stage I, so :class:`~lift3d.priors.unet.UNetPrior` drives it unchanged; this mod
   convention: Fourier features of the azimuth up to harmonic ``H`` (``BundledArchitecture.azimuth_harmonics``;
   read back from the UNet's input width). A square object (a cube, a table, a pyramid) looks the same every
   90 degrees, so its yaw is a function of ``4 az``: with two harmonics (the first prior) the camera
-  embedding's one hidden layer has to synthesise it, and the samples' yaw drifted (docs/bundled_prior.md).
+  embedding's one hidden layer has to synthesise it, and the samples' yaw drifted (docs/bundled_prior.md);
+* optionally (``BundledArchitecture.camera_raymap``) the same camera as a Plücker ray map appended to the
+  UNet's input (:mod:`lift3d.priors.raymap`), rebuilt from the condition vector inside
+  :meth:`BundledPrior.forward_unet`, so guidance code passes the same ``conditions.camera`` either way.
 
 The camera distance and field of view are fixed in training (see :data:`TRAIN_DISTANCE`,
 :data:`TRAIN_FOV_DEG`); guidance should render with the same.
@@ -30,7 +33,8 @@ from typing import Any
 import torch
 
 from lift3d.cameras import Cameras, position_to_spherical
-from lift3d.priors.base import Conditions, PredictionType
+from lift3d.priors.base import Conditions, PredictionType, to_epsilon
+from lift3d.priors.raymap import RAYMAP_CHANNELS, plucker_raymap
 from lift3d.priors.unet import UNetPrior
 
 BUNDLED_PRIOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "prior-text32"
@@ -120,6 +124,14 @@ class BundledArchitecture:
     azimuth_harmonics: int = 4
     """Fourier harmonics of the azimuth in the camera condition (its width is ``1 + 2 H``); 4 lets the
     camera embedding read a square object's yaw (a function of ``4 az``) directly."""
+    camera_raymap: bool = False
+    """Also give the UNet the camera as a Plücker ray map, six input channels after the RGB
+    (:mod:`lift3d.priors.raymap`), so each pixel knows which world ray it sees."""
+
+    @property
+    def in_channels(self) -> int:
+        """The UNet's input channels: the noisy RGB image, then the ray map when :attr:`camera_raymap`."""
+        return 3 + (RAYMAP_CHANNELS if self.camera_raymap else 0)
 
     def unet(self) -> Any:
         from diffusers import UNet2DConditionModel
@@ -127,7 +139,7 @@ class BundledArchitecture:
         n = len(self.block_out_channels)
         return UNet2DConditionModel(
             sample_size=self.resolution,
-            in_channels=3,
+            in_channels=self.in_channels,
             out_channels=3,
             block_out_channels=self.block_out_channels,
             layers_per_block=self.layers_per_block,
@@ -182,6 +194,16 @@ def camera_condition_from_angles(elevation_deg: torch.Tensor, azimuth_deg: torch
     return torch.stack(features, dim=-1).float()
 
 
+def raymap_from_condition(camera: torch.Tensor, resolution: int) -> torch.Tensor:
+    """``[B, 6, R, R]`` Plücker ray map of the training camera (:data:`TRAIN_DISTANCE`, :data:`TRAIN_FOV_DEG`,
+    looking at the origin) that the condition ``camera`` ``[B, 1 + 2H]`` describes."""
+    elevation = torch.rad2deg(camera[:, 0].float())
+    azimuth = torch.rad2deg(torch.atan2(camera[:, 1].float(), camera[:, 2].float()))
+    cams = Cameras.from_spherical(elevation.cpu(), azimuth.cpu(), torch.full_like(elevation.cpu(), TRAIN_DISTANCE),
+                                  TRAIN_FOV_DEG, resolution)
+    return plucker_raymap(cams).to(camera.device)
+
+
 def camera_layout(azimuth_harmonics: int) -> str:
     """The condition's layout as recorded in ``model_index.json``."""
     names = ["elevation_rad"]
@@ -204,8 +226,26 @@ class BundledPrior(UNetPrior):
         """The harmonics of the azimuth this UNet was trained with (from its camera input width)."""
         return (int(self.unet.config.projection_class_embeddings_input_dim) - 1) // 2
 
+    @property
+    def raymap(self) -> bool:
+        """Whether this UNet also reads the camera as a Plücker ray map (from its input width)."""
+        return int(self.unet.config.in_channels) > self.channels
+
     def camera_condition(self, cameras: Cameras) -> torch.Tensor:
         return camera_condition(cameras, self.azimuth_harmonics).to(cameras.device)
+
+    def forward_unet(self, x_t: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor,
+                     camera: torch.Tensor | None = None, raw: bool = False) -> torch.Tensor:
+        """:meth:`UNetPrior.forward_unet`, with the camera's ray map appended to the input when the UNet reads one
+        (the epsilon or native output is of the RGB channels only)."""
+        if not self.raymap:
+            return super().forward_unet(x_t, t, embeddings, camera, raw)
+        if camera is None:
+            raise ValueError("this prior reads the camera as a ray map: pass conditions.camera "
+                             "(prior.camera_condition(cameras)).")
+        rays = raymap_from_condition(camera, x_t.shape[-1]).to(x_t.dtype)
+        out = super().forward_unet(torch.cat([x_t, rays], dim=1), t, embeddings, camera, raw=True)
+        return out if raw else to_epsilon(out, x_t, t, self.alphas_cumprod, self.prediction_type)
 
     def camera_condition_from_angles(self, elevation_deg: torch.Tensor, azimuth_deg: torch.Tensor) -> torch.Tensor:
         """This prior's camera condition for angles in degrees (``[B]`` each)."""
@@ -267,6 +307,8 @@ def save_bundled(path: Path, unet: Any, text_encoder: Any, tokenizer: Any, sched
         "tokenizer": ["transformers", "CLIPTokenizer"],
         "scheduler": ["diffusers", "DDPMScheduler"],
         "lift3d": {"camera_condition": camera_layout((int(unet.config.projection_class_embeddings_input_dim) - 1) // 2),
+                   "unet_input": "rgb" + (",plucker_direction,plucker_moment"
+                                          if int(unet.config.in_channels) > int(unet.config.out_channels) else ""),
                    "train_distance": TRAIN_DISTANCE, "train_fov_deg": TRAIN_FOV_DEG, **(extra or {})},
     }
     (path / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")

@@ -101,7 +101,7 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     from lift3d.data import palette_rgb
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
-    from lift3d.train.diffusion_objective import min_snr_weights, training_target
+    from lift3d.train.diffusion_objective import draw_timesteps, min_snr_weights, training_target
     from lift3d.train.prior import _load_or_render, ema_update
     from lift3d.types import LiftError
 
@@ -148,7 +148,7 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
         while step < cfg.steps:
             pairs = sample_pairs(data, cfg.data.views_per_object, colours, B, gen)
             keep = torch.rand(B, generator=gen) >= cfg.cond_dropout
-            t = torch.randint(0, acp.shape[0], (B,), generator=gen)
+            t = draw_timesteps(B, acp.shape[0], gen, cfg.high_noise_fraction, cfg.high_noise_from)
             noise = torch.randn(B, 3, R, R, generator=gen)
             x0 = pairs.target * 2 - 1
             x_t = acp[t].sqrt()[:, None, None, None] * x0 + (1 - acp[t]).sqrt()[:, None, None, None] * noise

@@ -40,8 +40,8 @@ class TrainPriorConfig(DiffusionTrainConfig):
     init_from: Path | None = None
     """Start from the weights of an exported text prior folder (e.g. ``lift3d/assets/prior-text32``) instead of
     random ones: fine-tuning. Every architecture field must match the folder's, except that
-    ``--architecture.azimuth-harmonics`` may be larger (the new harmonics' input weights start at zero, so the
-    start is the folder's model exactly). The EMA starts at these weights; a resumed run ignores it."""
+    ``--architecture.azimuth-harmonics`` may be larger and ``--architecture.camera-raymap`` may be switched on (the
+    new inputs' weights start at zero, so the start is the folder's model exactly). The EMA starts at these weights; a resumed run ignores it."""
 
 
 def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) -> torch.Tensor:
@@ -71,10 +71,11 @@ def ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], de
 def train_prior(cfg: TrainPriorConfig) -> Path:
     """Train (or resume) and return the run folder."""
     from lift3d.data import palette_rgb
-    from lift3d.priors.bundled import build_tokenizer, camera_condition_from_angles, caption_vocabulary
+    from lift3d.priors.bundled import (build_tokenizer, camera_condition_from_angles, caption_vocabulary,
+                                       raymap_from_condition)
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
-    from lift3d.train.diffusion_objective import min_snr_weights, training_target
+    from lift3d.train.diffusion_objective import draw_timesteps, min_snr_weights, training_target
     from lift3d.train.distributed import Distributed
 
     if cfg.threads:
@@ -139,7 +140,7 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             col = torch.randint(0, colours.shape[0], (B,), generator=gen)
             variant = torch.randint(0, cfg.captions_per_label, (B,), generator=gen)
             drop = torch.rand(B, generator=gen) < cfg.caption_dropout
-            t = torch.randint(0, acp.shape[0], (B,), generator=gen)
+            t = draw_timesteps(B, acp.shape[0], gen, cfg.high_noise_fraction, cfg.high_noise_from)
             noise = torch.randn(B, 3, arch.resolution, arch.resolution, generator=gen)
             if dist.world > 1:  # this process's slice of the global batch
                 part = dist.shard({"idx": idx, "col": col, "variant": variant, "drop": drop, "t": t, "noise": noise})
@@ -153,6 +154,8 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             x_t = a * x0 + s * noise
             cam = camera_condition_from_angles(data.elevation[idx], data.azimuth[idx], arch.azimuth_harmonics)
             text = text_run(ids.to(device)).last_hidden_state
+            if arch.camera_raymap:
+                x_t = torch.cat([x_t, raymap_from_condition(cam, arch.resolution)], dim=1)
             pred = unet_run(x_t.to(device), t.to(device), encoder_hidden_states=text, class_labels=cam.to(device)).sample
             target = training_target(x0, noise, acp[t], arch.prediction_type)
             per_sample = ((pred - target.to(device)) ** 2).mean(dim=(1, 2, 3))
@@ -183,8 +186,9 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
 def load_exported_prior(unet: torch.nn.Module, text_encoder: torch.nn.Module, folder: Path) -> None:
     """Load an exported text prior's ``unet/`` and ``text_encoder/`` safetensors into fresh modules.
 
-    Strict, except for the camera embedding's input layer: a folder trained with fewer azimuth harmonics
-    fills the first columns (the condition's layout is a prefix of the wider one) and the rest stay zero, so
+    Strict, except for two input layers that may widen: a folder trained with fewer azimuth harmonics fills
+    the camera embedding's first columns (the condition's layout is a prefix of the wider one), and one
+    without a ray map fills the RGB input channels of ``conv_in``; the new columns and channels stay zero, so
     the loaded model computes exactly what the folder's does. Anything else that differs is a one-line
     :class:`~lift3d.types.LiftError`.
     """
@@ -192,7 +196,7 @@ def load_exported_prior(unet: torch.nn.Module, text_encoder: torch.nn.Module, fo
 
     from lift3d.types import LiftError
 
-    camera_in = "class_embedding.linear_1.weight"
+    widened = {"class_embedding.linear_1.weight": 1, "conv_in.weight": 1}  # name -> input axis
     files = {"unet": (unet, "unet/diffusion_pytorch_model.safetensors"),
              "text_encoder": (text_encoder, "text_encoder/model.safetensors")}
     for name, (module, rel) in files.items():
@@ -201,12 +205,16 @@ def load_exported_prior(unet: torch.nn.Module, text_encoder: torch.nn.Module, fo
             raise LiftError(f"--init-from {folder}: no {rel}; pass an exported text prior folder "
                             "(e.g. lift3d/assets/prior-text32)")
         weights, own = load_file(str(path)), module.state_dict()
-        if name == "unet" and camera_in in weights and camera_in in own:
-            old, new = weights[camera_in], own[camera_in]
-            if old.shape[0] == new.shape[0] and old.shape[1] < new.shape[1]:
+        for key, axis in widened.items() if name == "unet" else ():
+            if key not in weights or key not in own:
+                continue
+            old, new = weights[key], own[key]
+            rest = [d for d in range(old.ndim) if d != axis]
+            if old.ndim == new.ndim and all(old.shape[d] == new.shape[d] for d in rest) \
+                    and old.shape[axis] < new.shape[axis]:
                 wider = torch.zeros_like(new)
-                wider[:, :old.shape[1]] = old
-                weights[camera_in] = wider
+                wider.narrow(axis, 0, old.shape[axis]).copy_(old)
+                weights[key] = wider
         # transformers may leave derived buffers (position_ids) out of its files: only parameters must be there
         missing = [k for k, _ in module.named_parameters() if k not in weights]
         unexpected = [k for k in weights if k not in own]
