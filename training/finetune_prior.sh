@@ -9,6 +9,10 @@
 #   weights, min(snr, 5) / (snr + 1), vanish there, so the steps that decide an object's layout would hardly train.
 # The camera condition widens from two azimuth harmonics to four with zero weights (step 0 is stage 1's network).
 # EMA decay 0.995 (a 200-step window) so a short run's export does not average in the epsilon weights.
+# Not shipped: stopped at step 750 with the samples' yaw still at chance (0.458 at step 500); a further 295 steps
+# from its step-750 export with 50 % of each batch at timesteps 700-999 (training/prior-text32-ray-high/command.txt;
+# /tmp/x/ray_s750 there is `--export-only` of step 750) did not change the conditional mean at high noise either
+# (docs/bundled_prior.md). The retrain from scratch with these changes is training/retrain_prior_raymap.sh.
 # Two torch threads. Resumable: rerun with --resume. Export a checkpoint (the run does not overwrite the shipped
 # prior itself):
 #   lift3d train-prior --output training/prior-text32-ray --export-to lift3d/assets/prior-text32 --export-only
