@@ -40,8 +40,9 @@ class TrainPriorConfig(DiffusionTrainConfig):
     init_from: Path | None = None
     """Start from the weights of an exported text prior folder (e.g. ``lift3d/assets/prior-text32``) instead of
     random ones: fine-tuning. Every architecture field must match the folder's, except that
-    ``--architecture.azimuth-harmonics`` may be larger and ``--architecture.camera-raymap`` may be switched on (the
-    new inputs' weights start at zero, so the start is the folder's model exactly). The EMA starts at these weights; a resumed run ignores it."""
+    ``--architecture.azimuth-harmonics`` may be larger and ``--architecture.camera-raymap`` may be switched on
+    (the new inputs' weights start at zero, so the start is the folder's model exactly). The EMA starts at these
+    weights; a resumed run ignores it."""
 
 
 def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) -> torch.Tensor:
@@ -71,8 +72,12 @@ def ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], de
 def train_prior(cfg: TrainPriorConfig) -> Path:
     """Train (or resume) and return the run folder."""
     from lift3d.data import palette_rgb
-    from lift3d.priors.bundled import (build_tokenizer, camera_condition_from_angles, caption_vocabulary,
-                                       raymap_from_condition)
+    from lift3d.priors.bundled import (
+        build_tokenizer,
+        camera_condition_from_angles,
+        caption_vocabulary,
+        raymap_from_condition,
+    )
     from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
     from lift3d.train.diffusion_objective import draw_timesteps, min_snr_weights, training_target
