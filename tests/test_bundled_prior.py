@@ -131,11 +131,9 @@ def test_plucker_raymap_lines_pass_through_what_each_pixel_sees() -> None:
     uv, _ = cams.project(points)
     for b in range(2):
         for k in range(2):
-            # a point at a pixel centre: pick the pixel it falls in and move the point onto that pixel's ray
+            # the pixel the point falls in: its line passes through the camera centre ...
             i, j = int(uv[b, k, 0]), int(uv[b, k, 1])
             dk, mk = d[b, :, j, i], m[b, :, j, i]
-            on_ray = centre[b] + 1.7 * dk
-            torch.testing.assert_close(torch.linalg.cross(on_ray, dk, dim=-1), mk, atol=1e-5, rtol=0)
             torch.testing.assert_close(torch.linalg.cross(centre[b], dk, dim=-1), mk, atol=1e-5, rtol=0)
             # and the point itself lies within a pixel's width of that line
             off = torch.linalg.cross(points[b, k], dk, dim=-1) - mk
@@ -186,7 +184,7 @@ def test_init_from_an_export_with_fewer_harmonics_starts_at_its_function(tmp_pat
     assert w.shape[1] == 9 and w[:, 5:].abs().max() > 0
     conv = state["unet.conv_in.weight"]
     assert conv.shape[1] == 9 and conv[:, 3:].abs().max() > 0
-    # the ray map is read: the same noisy image under two cameras differs by more than the vector condition
+    # the ray map is read: zeroing its trained input weights changes the prediction
     trained = BundledPrior(*_unet_and_text(state, ray))
     cond = trained.conditions("a red cube", cams)
     plain = trained.forward_unet(x_t, t, cond.text, cond.camera)

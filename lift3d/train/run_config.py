@@ -50,8 +50,8 @@ class DiffusionTrainConfig(TrainRunConfig):
     """Min-SNR-gamma loss weights for the architecture's prediction type (0: unweighted MSE on the target)."""
     high_noise_fraction: float = 0.0
     """Fraction of each batch whose timesteps are drawn from ``--high-noise-from`` .. T-1 instead of all T steps
-    (the rest stay uniform): more training where an image's layout is decided (:func:`~lift3d.train.
-    diffusion_objective.draw_timesteps`). 0 draws every timestep uniformly."""
+    (the rest stay uniform): more training where an image's layout is decided
+    (:func:`~lift3d.train.diffusion_objective.draw_timesteps`). 0 draws every timestep uniformly."""
     high_noise_from: int = 700
     """First timestep of the high-noise draw."""
 
