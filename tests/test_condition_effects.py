@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from lift3d.priors.base import PredictionType
 from lift3d.priors.bundled import camera_condition_from_angles, pixel_scheduler
-from lift3d.train.condition_effects import zero_snr_condition_effects
+from lift3d.train.condition_effects import main, zero_snr_condition_effects
 
 
 class _StandIn:
@@ -53,3 +56,13 @@ def test_effects_are_the_closed_form_differences_of_the_conditional_mean() -> No
 
 def test_epsilon_priors_are_not_measured() -> None:
     assert zero_snr_condition_effects(_StandIn(PredictionType.EPSILON)) is None
+
+
+def test_cli_bad_folder_is_one_line(tmp_path: Path) -> None:
+    """A folder without a prior and ``--help`` exit with one line (usage or what is missing), no traceback."""
+    with pytest.raises(SystemExit) as missing:
+        main([str(tmp_path)])
+    assert "model_index.json missing" in str(missing.value) and "\n" not in str(missing.value)
+    with pytest.raises(SystemExit) as usage:
+        main(["--help"])
+    assert str(usage.value).startswith("usage:")

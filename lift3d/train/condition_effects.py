@@ -53,11 +53,17 @@ def zero_snr_condition_effects(prior: Any, colour: str = "red", elevation: float
 
 def main(argv: list[str] | None = None) -> None:
     from lift3d.priors.bundled import BundledPrior
+    from lift3d.types import LiftError
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise SystemExit("usage: python -m lift3d.train.condition_effects PRIOR_FOLDER")
-    print(json.dumps(zero_snr_condition_effects(BundledPrior.from_pretrained(args[0]))))
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        raise SystemExit("usage: python -m lift3d.train.condition_effects PRIOR_FOLDER (an exported bundled "
+                         "prior, e.g. from 'lift3d train-prior --export-only --export-to FOLDER')")
+    try:
+        prior = BundledPrior.from_pretrained(args[0])
+    except LiftError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(json.dumps(zero_snr_condition_effects(prior)))
 
 
 if __name__ == "__main__":
