@@ -169,3 +169,22 @@ def test_glb_is_y_up():
 
     np.testing.assert_allclose(to_y_up(box).extents, (1.0, 3.0, 2.0))
     assert np.linalg.det(Z_UP_TO_Y_UP) == pytest.approx(1.0)  # a rotation, not a mirror
+
+
+def test_density_grid_survives_flat_splats() -> None:
+    """A splat with a zero scale (a disc) has a singular covariance: here one whose float32 LU meets an exact
+    zero pivot. The grid stays finite, each splat's centre gets its opacity (the kernel's peak), and the disc,
+    thickened to half a cell, is seen by the grid points next to its plane."""
+    from lift3d.export.mesh_extract import gaussian_density_grid
+
+    means = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]])
+    v, w = torch.tensor([0.1, 0.1, 0.0]), torch.tensor([0.0, 0.1, 0.1])
+    disc = torch.outer(v, v) + torch.outer(w, w)  # rank 2: zero variance along (1, -1, 1)
+    cov = torch.stack([0.01 * torch.eye(3), disc])
+    values, optical = gaussian_density_grid(means, cov, torch.tensor([0.8, 0.5]), BOX, resolution=33)
+    assert torch.isfinite(values).all() and torch.isfinite(optical).all()
+    assert abs(float(values[16, 16, 16]) - 0.8) < 1e-3 and abs(float(values[24, 16, 16]) - 0.5) < 1e-3
+    normal = torch.tensor([1.0, -1.0, 1.0]) / 3**0.5  # the disc's zero-variance axis; one cell = 0.0625
+    off_plane = (0.5 + 0.0625 * normal[0], 0.0625 * normal[1], 0.0625 * normal[2])
+    sampled = gaussian_density_grid(torch.tensor([off_plane]), cov[1:], torch.tensor([0.5]), BOX, resolution=33)[0]
+    assert float(values[24, 16, 16]) > 0.3 and float(sampled[24, 16, 16]) > 0.05

@@ -192,8 +192,15 @@ def gaussian_density_grid(means: Tensor, covariances: Tensor, opacities: Tensor,
                          f"{tuple(covariances.shape)}, {tuple(opacities.shape)}")
     aabb = _check_aabb(aabb)
     means, cov, opa = means.float().cpu(), covariances.float().cpu(), opacities.float().cpu()
-    precision = torch.linalg.inv(cov + 1e-10 * torch.eye(3))
     spacing = (aabb[3:] - aabb[:3]) / (resolution - 1)
+    # Splats thinner than half a cell along some axis (flat discs, as feed-forward models and long optimizations
+    # leave; a scale of ~0 makes the covariance singular) fall between the grid's samples, so the level set misses
+    # them. Their variances are raised to (spacing / 2)^2 along those principal axes, keeping the peak opacity;
+    # any splat the grid resolves is unchanged. In float64, since a singular float32 inverse fails.
+    eig, vectors = torch.linalg.eigh(cov.double())
+    eig = eig.clamp_min((float(spacing.min()) / 2) ** 2)
+    cov = ((vectors * eig[:, None, :]) @ vectors.transpose(1, 2)).float()
+    precision = ((vectors / eig[:, None, :]) @ vectors.transpose(1, 2)).float()
     half = (cutoff * torch.diagonal(cov, dim1=1, dim2=2).clamp_min(0).sqrt() / spacing).ceil().long()
     half = half.clamp(0, resolution).amax(-1)  # [N] stencil half-width in cells
     order = half.argsort()

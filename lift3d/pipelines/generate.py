@@ -22,11 +22,13 @@ from lift3d.export.splats import SplatAxes
 from lift3d.guidance import VSD, GuidanceConfig, RewardConfig, SDSConfig, TimestepSchedule
 from lift3d.guidance.clip_loss import ClipLossConfig
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
-from lift3d.pipelines.rig_gaussians import GaussianScene
+from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
 from lift3d.pipelines.rigs import FieldScene
+from lift3d.pipelines.sample_reconstruct import SampleReconstruct
 from lift3d.priors.perp_neg import PerpNegConfig
 from lift3d.sampling import OrbitSampler, Range
+from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
 
 MAX_PROMPT_CHARS = 300
@@ -67,6 +69,9 @@ class GenerateConfig:
     or a run folder of ``lift3d reconstruct``/``generate`` (its export/). See lift3d/pipelines/init_scene.py."""
     init_axes: SplatAxes = "z_up"
     """Axes of an --init splat file: z_up for lift3d run exports, y_down for 3DGS files from other tools."""
+    init_sample: choice(SampleReconstruct, type(None)) = None  # type: ignore[valid-type]
+    """Start a Gaussians first stage from the best of several prior samples lifted to 3D by the feed-forward
+    model (``init-sample:sample-reconstruct``; the ``instant`` preset). See lift3d/pipelines/sample_reconstruct.py."""
     seed: int = 0
     num_samples: int = 1
     """Generate this many assets (seeds seed, seed+1, ...), each in its own run folder."""
@@ -82,6 +87,7 @@ class GenerateConfig:
     val_every: int = 100
     checkpoint_every: int = 100
     turntable_frames: int = 24
+    """Frames of the final turntable video (0: none)."""
     normalize_extent: float = 0.0
     """When > 0, end by centring the result's bounding box (of its visual hull) on the origin and scaling its
     largest side to this, e.g. 1.0 for unit-box assets; 0 (default) keeps the optimized size and position
@@ -110,6 +116,8 @@ def validate(cfg: GenerateConfig) -> None:
         raise LiftError("need --stage.steps >= 1, --stage.views-per-step >= 1 and --stage.resolution >= 8")
     if cfg.num_samples < 1:
         raise LiftError("--num-samples must be >= 1")
+    if cfg.turntable_frames < 0:
+        raise LiftError("--turntable-frames must be >= 0 (0 writes no turntable)")
     if cfg.normalize_extent < 0:
         raise LiftError("--normalize-extent must be >= 0 (0 keeps the optimized size)")
     if cfg.perp_neg is not None:
@@ -122,7 +130,12 @@ def validate(cfg: GenerateConfig) -> None:
     if cfg.init is not None:
         from lift3d.pipelines.init_scene import init_file
 
+        if cfg.init_sample is not None:
+            raise LiftError("--init and init-sample:sample-reconstruct both seed the first stage; pass one of them")
         init_file(cfg.init, cfg.stage.scene)
+    if cfg.init_sample is not None and not isinstance(cfg.stage.scene, GaussianScene):
+        raise LiftError(f"init-sample:sample-reconstruct seeds a Gaussians stage, not {type(cfg.stage.scene).__name__}; "
+                        "add stage.scene:gaussians")
 
 
 def _device(name: str) -> torch.device:
@@ -177,11 +190,17 @@ def generate_one(cfg: GenerateConfig) -> Path:
         from lift3d.viewer.live import start_live_viewer
 
         live, viewer = start_live_viewer(run.path, cfg.viewer_host, cfg.viewer_port)
+    initial = None
+    if cfg.init_sample is not None and state is None:
+        from lift3d.pipelines.sample_reconstruct import sample_and_reconstruct
+
+        initial = sample_and_reconstruct(prior, cfg.prompt.strip(), cfg.init_sample,
+                                         torch.Generator().manual_seed(cfg.seed), device, run.path / "media")
     rig = None
     for index, stage in enumerate(stages(cfg)):
         if index < stage_index:
             continue
-        rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None)
+        rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None, initial)
         if isinstance(stage.guidance, RewardConfig):  # its CLIP reward source scores against the prompt
             guidance = stage.guidance.build(prior, prompt=cfg.prompt.strip())
         else:
@@ -231,8 +250,10 @@ def _global_step(cfg: GenerateConfig, stage_index: int, step: int) -> int:
     return sum(s.steps for s in stages(cfg)[:stage_index]) + step
 
 
-def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, device: torch.device, state):
-    """The stage's rig: from its checkpoint state, from the previous stage's surface, or fresh. A state saved
+def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, device: torch.device, state,
+              initial: Gaussians | None = None):
+    """The stage's rig: from its checkpoint state, from ``--init`` or ``initial`` (the first stage's Gaussians
+    from ``--init-sample``), from the previous stage's surface, or fresh. A state saved
     at the stage's last step with a size normalization (``normalize``, stored next to the optimized scene) comes
     back normalized; one a longer run continues from comes back as optimized."""
     from lift3d.pipelines.normalize_size import apply_move
@@ -252,6 +273,8 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
         from lift3d.pipelines.init_scene import build_initial_rig
 
         return build_initial_rig(scene, cfg.init, cfg.init_axes, device)
+    if index == 0 and initial is not None:
+        return GaussianRig(scene, initial.to(device))
     if isinstance(scene, MeshScene):
         if previous is None:
             raise LiftError("a mesh stage needs a previous stage to refine or a mesh to start from; put it in "

@@ -8,6 +8,8 @@ flag can still change. All run on the bundled prior by default (``--prior`` swit
 * ``gaussian``: 3D Gaussians + SDS, then mesh refine (DreamGaussian, arXiv 2309.16653).
 * ``nfsd``: density grid + noise-free score distillation (arXiv 2310.17590).
 * ``reward``: density grid + reward-weighted SDS (RewardSDS, arXiv 2503.09601).
+* ``instant``: the best of 8 prior samples lifted to Gaussians by the feed-forward model, then SDS on them and a
+  mesh refine (text to image to 3D, as Instant3D, arXiv 2311.06214; lift3d/pipelines/sample_reconstruct.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lift3d.pipelines.generate import GenerateConfig, StageConfig
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
 from lift3d.pipelines.rigs import BLOB, FieldScene
+from lift3d.pipelines.sample_reconstruct import SampleReconstruct
 from lift3d.scenes.hash_grid import HashEncodingConfig, HashGridConfig
 
 _COARSE = StageConfig()
@@ -41,5 +44,7 @@ PRESETS: dict[str, GenerateConfig] = {
                            negative_prompt="unrealistic, blurry, low quality, out of focus, ugly, low contrast"),
     "reward": GenerateConfig(stage=replace(_COARSE, guidance=RewardConfig(base=SDSConfig(guidance_scale=10.0),
                                                                            num_noises=4, top_k=1))),
+    "instant": GenerateConfig(stage=replace(_COARSE, scene=GaussianScene(), steps=150), refine=replace(_REFINE, steps=100),
+                              init_sample=SampleReconstruct()),
 }
 """Preset name -> config (a dict, as tyro's ``overridable_config_cli`` takes; names appear on the CLI)."""

@@ -1,0 +1,172 @@
+"""Text to image to 3D: the start of ``lift3d generate --init-sample`` (the ``instant`` preset).
+
+Sample ``candidates`` images of the prompt from the text prior, seen from the feed-forward reconstruction model's
+canonical input camera (:mod:`lift3d.recon.camera`); lift each to 3D Gaussians with that model (TGS, arXiv
+2312.09147; :mod:`lift3d.recon`); render every reconstruction from ``score_views`` views around it and keep the
+one the reward model (CLIP; the bundled one by default) scores highest. Generating one view with a 2D prior and
+lifting it with a feed-forward model is the text-to-3D recipe of Instant3D (arXiv 2311.06214) and LGM (arXiv
+2402.05054, text mode); re-ranking samples with CLIP is DALL-E's (arXiv 2102.12092, section 2.5), here applied
+to whole 3D candidates, so a sample whose lift looks wrong from the side loses.
+
+Why it helps with the bundled prior (docs/generate.md): the prior draws each shape in its iconic view from any
+camera, so score distillation, which asks every view for its own sample, averages several yaws of a cube into a
+round tube. One sample lifted by a model trained on whole objects is one consistent object.
+
+Scores (:class:`Selection`):
+
+* ``CONTRAST``: the mean over views of the log-probability CLIP gives the prompt against contrast prompts, the
+  prompt with its shape word replaced by each other procedural family (CLIP's zero-shot classifier, arXiv
+  2103.00020, section 3.1.2); a prompt that names no family falls back to ``CLIP_SCORE``;
+* ``CLIP_SCORE``: the mean cosine similarity between the views and the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lift3d.scenes.gaussians import Gaussians
+from lift3d.types import LiftError
+
+
+class Selection(str, Enum):
+    CONTRAST = "contrast"
+    CLIP_SCORE = "clip-score"
+
+
+@dataclass(frozen=True)
+class SampleReconstruct:
+    """Start the first stage from the best of several prior samples lifted by the feed-forward model."""
+
+    candidates: int = 8
+    """Images sampled from the prior (each lifted and scored; the best is kept)."""
+    guidance_scale: float = 5.0
+    """Classifier-free guidance of the image samples."""
+    ddim_steps: int = 30
+    model: Path | None = None
+    """Feed-forward reconstruction model folder (default: the shipped lift3d/assets/recon-tiny)."""
+    reward_model: str = ""
+    """CLIP folder or hub id that scores the candidates (empty: the bundled reward model)."""
+    selection: Selection = Selection.CONTRAST
+    score_views: int = 8
+    """Views around each candidate (elevation ``score_elevation``, azimuths evenly spaced) that are scored."""
+    score_elevation: float = 25.0
+
+
+def contrast_prompts(prompt: str) -> list[str]:
+    """The prompt with its procedural shape word replaced by every other family's; [] if it names none."""
+    from lift3d.data import FAMILIES, parse_caption
+
+    family, _ = parse_caption(prompt)
+    if family is None:
+        return []
+    words = prompt.split()
+    hits = [i for i, w in enumerate(words) if w.lower().strip(".,") == family]
+    if not hits:
+        return []
+    return [" ".join(words[:hits[-1]] + [other] + words[hits[-1] + 1:]) for other in FAMILIES if other != family]
+
+
+def candidate_images(prior: Any, prompt: str, cfg: SampleReconstruct, generator: torch.Generator,
+                     resolution: int) -> torch.Tensor:
+    """``[K, S, S, 3]`` DDIM samples of ``prompt`` from the reconstruction model's input camera."""
+    from lift3d.priors.base import Conditions
+    from lift3d.priors.ddim import ddim_sample
+    from lift3d.recon.camera import INPUT_AZIMUTH, INPUT_ELEVATION
+
+    if not hasattr(prior, "camera_condition_from_angles") or getattr(prior, "latent_size", None) != resolution:
+        raise LiftError(f"--init-sample needs a pixel-space, camera-conditioned prior drawing {resolution} px images "
+                        "(the bundled prior, prior:bundled); use --init FILE with other priors")
+    k = cfg.candidates
+    cond = Conditions(text=prior.embed_text([prompt] * k), uncond=prior.embed_text([""]),
+                      camera=prior.camera_condition_from_angles(torch.full((k,), INPUT_ELEVATION),
+                                                                torch.full((k,), INPUT_AZIMUTH)))
+    return ddim_sample(prior, cond, k, cfg.ddim_steps, cfg.guidance_scale, generator).clamp(0, 1)
+
+
+def rgba_over_white(rgb: torch.Tensor) -> torch.Tensor:
+    """``[S, S, 4]``: a sample on the prior's white background with its mask (background-colour segmentation
+    of :func:`lift3d.recon.inputs.background_mask`; its darkest channel below 0.88 where that fails)."""
+    import numpy as np
+
+    from lift3d.recon.inputs import background_mask
+
+    mask = background_mask(rgb.numpy())
+    if mask is None:
+        mask = (1.0 - rgb.min(-1).values).numpy() > 0.12
+    m = torch.as_tensor(np.asarray(mask), dtype=rgb.dtype)[..., None]
+    return torch.cat([rgb * m + (1 - m), m], -1)
+
+
+class CandidateScorer:
+    """Scores Gaussians by how their renders from around them match the prompt (see the module docstring)."""
+
+    def __init__(self, prompt: str, cfg: SampleReconstruct, device: torch.device) -> None:
+        from lift3d.cameras import Cameras
+        from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR, text_embeddings, tokenize
+        from lift3d.priors.reward_models import load_clip
+        from lift3d.renderers.gaussians import GaussianRenderer
+
+        self.model, tokenizer = load_clip(cfg.reward_model or BUNDLED_REWARD_DIR, str(device))
+        others = contrast_prompts(prompt) if cfg.selection is Selection.CONTRAST else []
+        with torch.no_grad():
+            self.text = text_embeddings(self.model, tokenize(tokenizer, [prompt] + others).to(device))
+        self.contrast = len(others) > 0
+        n = cfg.score_views
+        size = int(self.model.config.vision_config.image_size)
+        azimuths = torch.arange(n) * 360.0 / n + 180.0 / n
+        self.cameras = Cameras.from_spherical(torch.full((n,), cfg.score_elevation), azimuths, 2.75, 40.0,
+                                              size).to(device)
+        self.renderer = GaussianRenderer()
+
+    @torch.no_grad()
+    def __call__(self, scene: Gaussians) -> float:
+        from lift3d.priors.bundled_reward import image_embeddings
+
+        images = self.renderer(scene, self.cameras, torch.ones(3, device=scene.means.device)).rgb.clamp(0, 1)
+        sims = image_embeddings(self.model, images) @ self.text.T  # [views, prompts]
+        if not self.contrast:
+            return float(sims[:, 0].mean())
+        logits = self.model.logit_scale.exp().clamp(max=100) * sims
+        return float(logits.log_softmax(-1)[:, 0].mean())
+
+
+def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, generator: torch.Generator,
+                           device: torch.device, media: Path | None = None) -> Gaussians:
+    """The best-scoring reconstruction of ``cfg.candidates`` prior samples of ``prompt``; with ``media``, also
+    writes ``init_candidates.png`` (the samples, left to right) and ``init_candidates.json`` (their scores)."""
+    from lift3d.pipelines.reconstruct import feedforward, load_model
+
+    if cfg.candidates < 1 or cfg.score_views < 1:
+        raise LiftError("--init-sample.candidates and --init-sample.score-views must be >= 1")
+    model = load_model(cfg.model, device)
+    images = candidate_images(prior, prompt, cfg, generator, model.config.image_size)
+    scorer = CandidateScorer(prompt, cfg, device)
+    scenes, scores = [], []
+    for rgb in images:
+        with torch.no_grad():
+            scene = feedforward(model, rgba_over_white(rgb.cpu()).to(device))
+        scenes.append(scene)
+        scores.append(scorer(scene))
+    best = max(range(len(scores)), key=scores.__getitem__)
+    if media is not None:
+        _write_candidates(media, images, scores, best, cfg)
+    return scenes[best]
+
+
+def _write_candidates(media: Path, images: torch.Tensor, scores: list[float], best: int,
+                      cfg: SampleReconstruct) -> None:
+    from PIL import Image
+
+    from lift3d.pipelines.outputs import image_grid
+    from lift3d.runs import atomic_write_text
+
+    media.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(images.cpu(), columns=len(images))).save(media / "init_candidates.png")
+    atomic_write_text(media / "init_candidates.json", json.dumps(
+        {"selection": cfg.selection.value, "scores": [round(s, 5) for s in scores], "chosen": best}, indent=2) + "\n")
