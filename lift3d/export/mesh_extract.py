@@ -236,6 +236,26 @@ def gaussian_density_grid(means: Tensor, covariances: Tensor, opacities: Tensor,
     return out.reshape(resolution, resolution, resolution), optical[:, :-1].reshape(3, resolution, resolution)
 
 
+def gap_filling_covariances(means: Tensor, covariances: Tensor) -> Tensor:
+    """Covariances whose variances along every principal axis are at least ``(d_i / 2)^2``, ``d_i`` the distance
+    from splat ``i`` to its nearest neighbour.
+
+    A sparse cloud of small flat splats (a feed-forward model's few hundred, which render closed at low
+    resolution through the rasterizer's screen-space dilation) leaves gaps between splats that a fine grid
+    resolves as holes; widening each splat to half the gap to its neighbour closes them. Splats of a dense cloud,
+    already wider than their spacing, are unchanged.
+    """
+    from scipy.spatial import cKDTree
+
+    if means.shape[0] < 2:
+        return covariances
+    pts = means.detach().double().cpu().numpy()
+    gap = torch.as_tensor(cKDTree(pts).query(pts, k=2)[0][:, 1], dtype=torch.float64)
+    eig, vectors = torch.linalg.eigh(covariances.detach().double().cpu())
+    eig = torch.maximum(eig, (gap[:, None] / 2) ** 2)
+    return ((vectors * eig[:, None, :]) @ vectors.transpose(1, 2)).to(covariances)
+
+
 def mesh_from_gaussians(means: Tensor, covariances: Tensor, opacities: Tensor, resolution: int = 128,
                         aabb: Tensor | tuple | None = None, level: float | None = None,
                         fill: bool = True) -> trimesh.Trimesh:

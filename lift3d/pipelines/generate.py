@@ -133,9 +133,13 @@ def validate(cfg: GenerateConfig) -> None:
         if cfg.init_sample is not None:
             raise LiftError("--init and init-sample:sample-reconstruct both seed the first stage; pass one of them")
         init_file(cfg.init, cfg.stage.scene)
-    if cfg.init_sample is not None and not isinstance(cfg.stage.scene, GaussianScene):
-        raise LiftError(f"init-sample:sample-reconstruct seeds a Gaussians stage, not {type(cfg.stage.scene).__name__}; "
-                        "add stage.scene:gaussians")
+    if cfg.init_sample is not None:
+        if not isinstance(cfg.stage.scene, GaussianScene):
+            raise LiftError(f"init-sample:sample-reconstruct seeds a Gaussians stage, not "
+                            f"{type(cfg.stage.scene).__name__}; add stage.scene:gaussians")
+        if cfg.init_sample.candidates < 1 or cfg.init_sample.score_views < 1 or cfg.init_sample.ddim_steps < 1:
+            raise LiftError("--init-sample.candidates, --init-sample.score-views and --init-sample.ddim-steps "
+                            "must be >= 1")
 
 
 def _device(name: str) -> torch.device:

@@ -104,12 +104,14 @@ class GaussianRig:
 
     @torch.no_grad()
     def mesh(self, resolution: int = 96):
-        """Splat-to-mesh (summed Gaussian kernel, silhouette-matched level) with vertex colours."""
+        """Splat-to-mesh (summed Gaussian kernel, silhouette-matched level) with vertex colours; splats are first
+        widened to half the gap to their nearest neighbour, so sparse clouds mesh without holes."""
         from lift3d.export.mesh_cleanup import clean_mesh
-        from lift3d.export.mesh_extract import covariances_from_quats_scales, mesh_from_gaussians
+        from lift3d.export.mesh_extract import covariances_from_quats_scales, gap_filling_covariances, mesh_from_gaussians
 
         s = self.scene
         cov = covariances_from_quats_scales(s.quats, s.scales.expand(-1, 3) if s.isotropic else s.scales)
+        cov = gap_filling_covariances(s.means, cov)
         mesh = clean_mesh(mesh_from_gaussians(s.means, cov, s.opacities, resolution))
         if len(mesh.vertices):
             pts = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)

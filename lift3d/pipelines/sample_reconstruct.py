@@ -72,16 +72,16 @@ def contrast_prompts(prompt: str) -> list[str]:
     return [" ".join(words[:hits[-1]] + [other] + words[hits[-1] + 1:]) for other in FAMILIES if other != family]
 
 
-def candidate_images(prior: Any, prompt: str, cfg: SampleReconstruct, generator: torch.Generator,
-                     resolution: int) -> torch.Tensor:
-    """``[K, S, S, 3]`` DDIM samples of ``prompt`` from the reconstruction model's input camera."""
+def candidate_images(prior: Any, prompt: str, cfg: SampleReconstruct, generator: torch.Generator) -> torch.Tensor:
+    """``[K, R, R, 3]`` DDIM samples of ``prompt`` from the reconstruction model's input camera (R: the prior's
+    resolution; :func:`lift3d.pipelines.reconstruct.feedforward` resizes them to the model's)."""
     from lift3d.priors.base import Conditions
     from lift3d.priors.ddim import ddim_sample
     from lift3d.recon.camera import INPUT_AZIMUTH, INPUT_ELEVATION
 
-    if not hasattr(prior, "camera_condition_from_angles") or getattr(prior, "latent_size", None) != resolution:
-        raise LiftError(f"--init-sample needs a pixel-space, camera-conditioned prior drawing {resolution} px images "
-                        "(the bundled prior, prior:bundled); use --init FILE with other priors")
+    if not hasattr(prior, "camera_condition_from_angles") or getattr(prior, "vae", None) is not None:
+        raise LiftError(f"init-sample:sample-reconstruct needs a pixel-space, camera-conditioned prior (the bundled "
+                        f"prior, prior:bundled), not {type(prior).__name__}; seed other priors with --init FILE")
     k = cfg.candidates
     cond = Conditions(text=prior.embed_text([prompt] * k), uncond=prior.embed_text([""]),
                       camera=prior.camera_condition_from_angles(torch.full((k,), INPUT_ELEVATION),
@@ -142,10 +142,8 @@ def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, gene
     writes ``init_candidates.png`` (the samples, left to right) and ``init_candidates.json`` (their scores)."""
     from lift3d.pipelines.reconstruct import feedforward, load_model
 
-    if cfg.candidates < 1 or cfg.score_views < 1:
-        raise LiftError("--init-sample.candidates and --init-sample.score-views must be >= 1")
     model = load_model(cfg.model, device)
-    images = candidate_images(prior, prompt, cfg, generator, model.config.image_size)
+    images = candidate_images(prior, prompt, cfg, generator)
     scorer = CandidateScorer(prompt, cfg, device)
     scenes, scores = [], []
     for rgb in images:

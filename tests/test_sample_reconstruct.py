@@ -1,0 +1,119 @@
+"""Text to image to 3D (``init-sample``): contrast prompts, candidate scoring with the shipped models, the choice
+written to the run, and ``lift3d generate`` seeded by it (validation, exact resume)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from lift3d.data import FAMILIES, procedural_object, render_object
+from lift3d.export.asset import AssetOptions
+from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
+from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.pipelines.reconstruct import feedforward, load_model
+from lift3d.pipelines.rig_gaussians import GaussianScene
+from lift3d.pipelines.rigs import FieldScene
+from lift3d.pipelines.sample_reconstruct import (
+    CandidateScorer,
+    SampleReconstruct,
+    Selection,
+    contrast_prompts,
+    rgba_over_white,
+    sample_and_reconstruct,
+)
+from lift3d.recon.camera import input_camera
+from lift3d.scenes.gaussians import Gaussians
+from lift3d.types import LiftError
+
+
+def test_contrast_prompts_swap_the_shape_word() -> None:
+    others = contrast_prompts("a shiny red cube")
+    assert len(others) == len(FAMILIES) - 1
+    assert "a shiny red sphere" in others and all(o.startswith("a shiny red ") for o in others)
+    assert "a shiny red cube" not in others
+    assert contrast_prompts("a red thing") == []
+
+
+def _lifted(family: str) -> Gaussians:
+    """Feed-forward Gaussians of a real render of a red ``family`` object from the input camera."""
+    obj = procedural_object(family, "red", seed=10_000)
+    ref = render_object(obj, input_camera(32))
+    return feedforward(load_model(None, torch.device("cpu")), torch.cat([ref.rgb[0], ref.alpha[0]], -1))
+
+
+@pytest.mark.parametrize("selection", list(Selection))
+def test_scorer_prefers_the_prompted_shape(selection: Selection) -> None:
+    """The shipped reward model, scoring renders around lifted real images, ranks a cube above a sphere and a
+    table for "a red cube" and the reverse for "a red sphere"."""
+    cube, sphere, table = (_lifted(f) for f in ("cube", "sphere", "table"))
+    cfg = SampleReconstruct(selection=selection)
+    for_cube = CandidateScorer("a red cube", cfg, torch.device("cpu"))
+    for_sphere = CandidateScorer("a red sphere", cfg, torch.device("cpu"))
+    assert for_cube(cube) > max(for_cube(sphere), for_cube(table))
+    assert for_sphere(sphere) > max(for_sphere(cube), for_sphere(table))
+
+
+def test_rgba_over_white_segments_the_sample() -> None:
+    rgb = torch.ones(16, 16, 3)
+    rgb[4:10, 5:12] = torch.tensor([0.8, 0.1, 0.1])
+    rgba = rgba_over_white(rgb)
+    assert rgba.shape == (16, 16, 4)
+    assert rgba[..., 3].sum() == 42 and bool((rgba[4:10, 5:12, 3] == 1).all())
+    assert torch.equal(rgba[..., :3], rgb)
+
+
+def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Path, tmp_path: Path) -> None:
+    from lift3d.priors.bundled import BundledPrior
+
+    prior = BundledPrior.from_pretrained(tiny_bundled_prior)
+    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4)
+    chosen = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"),
+                                    tmp_path)
+    record = json.loads((tmp_path / "init_candidates.json").read_text())
+    assert len(record["scores"]) == 3 and record["chosen"] == max(range(3), key=record["scores"].__getitem__)
+    assert (tmp_path / "init_candidates.png").is_file()
+    again = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(chosen.means, again.means)  # deterministic from the generator
+    scorer = CandidateScorer("a red cube", cfg, torch.device("cpu"))
+    assert abs(scorer(chosen) - max(record["scores"])) < 1e-4
+
+
+def _cfg(prior: Path, out: Path, steps: int, **kw) -> GenerateConfig:
+    stage = StageConfig(scene=GaussianScene(num_points=200), steps=steps, resolution=16, views_per_step=2)
+    return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
+                          val_every=2, checkpoint_every=2, turntable_frames=0, asset=AssetOptions(texture_size=0),
+                          init_sample=SampleReconstruct(candidates=2, ddim_steps=2, score_views=2), **kw)
+
+
+def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_path: Path) -> None:
+    """The first stage starts from the chosen reconstruction (the model's Gaussian count, not num_points) and an
+    interrupted run resumes to the uninterrupted one bit for bit."""
+    from safetensors.torch import load_file
+
+    (a,) = generate(_cfg(tiny_bundled_prior, tmp_path / "a", 4))
+    generate(_cfg(tiny_bundled_prior, tmp_path / "b", 2))
+    (b,) = generate(_cfg(tiny_bundled_prior, tmp_path / "b", 4, resume=True))
+    ta = load_file(str(a / "ckpt/step_00000004/state.safetensors"))
+    tb = load_file(str(b / "ckpt/step_00000004/state.safetensors"))
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    assert (a / "media" / "init_candidates.json").is_file() and (a / "export" / "splats.ply").is_file()
+    assert not any((a / "media").glob("turntable.*"))  # turntable_frames=0
+    first = load_file(str(a / "ckpt/step_00000002/state.safetensors"))["rig.params.means"].shape[0]
+    assert first == _lifted("cube").means.shape[0] != 200
+
+
+def test_generate_rejects_bad_init_sample_combinations(tmp_path: Path) -> None:
+    base = _cfg(tmp_path / "no-prior", tmp_path / "run", 2)
+    with pytest.raises(LiftError, match="stage.scene:gaussians"):
+        generate(replace(base, stage=replace(base.stage, scene=FieldScene())))
+    with pytest.raises(LiftError, match="pass one of them"):
+        generate(replace(base, init=tmp_path))
+    with pytest.raises(LiftError, match="must be >= 1"):
+        generate(replace(base, init_sample=SampleReconstruct(candidates=0)))
+    assert not (tmp_path / "run").exists()
