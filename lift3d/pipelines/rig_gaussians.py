@@ -107,7 +107,11 @@ class GaussianRig:
         """Splat-to-mesh (summed Gaussian kernel, silhouette-matched level) with vertex colours; splats are first
         widened to half the gap to their nearest neighbour, so sparse clouds mesh without holes."""
         from lift3d.export.mesh_cleanup import clean_mesh
-        from lift3d.export.mesh_extract import covariances_from_quats_scales, gap_filling_covariances, mesh_from_gaussians
+        from lift3d.export.mesh_extract import (
+            covariances_from_quats_scales,
+            gap_filling_covariances,
+            mesh_from_gaussians,
+        )
 
         s = self.scene
         cov = covariances_from_quats_scales(s.quats, s.scales.expand(-1, 3) if s.isotropic else s.scales)
