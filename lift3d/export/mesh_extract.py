@@ -237,8 +237,8 @@ def gaussian_density_grid(means: Tensor, covariances: Tensor, opacities: Tensor,
 
 
 def gap_filling_covariances(means: Tensor, covariances: Tensor) -> Tensor:
-    """Covariances whose variances along every principal axis are at least ``(d_i / 2)^2``, ``d_i`` the distance
-    from splat ``i`` to its nearest neighbour.
+    """Covariances whose variances along their two widest principal axes are at least ``(d_i / 2)^2``, ``d_i``
+    the distance from splat ``i`` to its nearest neighbour; the thinnest axis, a flat splat's normal, is kept.
 
     A sparse cloud of small flat splats (a feed-forward model's few hundred, which render closed at low
     resolution through the rasterizer's screen-space dilation) leaves gaps between splats that a fine grid
@@ -252,7 +252,7 @@ def gap_filling_covariances(means: Tensor, covariances: Tensor) -> Tensor:
     pts = means.detach().double().cpu().numpy()
     gap = torch.as_tensor(cKDTree(pts).query(pts, k=2)[0][:, 1], dtype=torch.float64)
     eig, vectors = torch.linalg.eigh(covariances.detach().double().cpu())
-    eig = torch.maximum(eig, (gap[:, None] / 2) ** 2)
+    eig[:, 1:] = torch.maximum(eig[:, 1:], (gap[:, None] / 2) ** 2)  # eigh sorts ascending: the normal stays thin
     return ((vectors * eig[:, None, :]) @ vectors.transpose(1, 2)).to(covariances)
 
 
