@@ -56,6 +56,8 @@ class SampleReconstruct:
     score_views: int = 8
     """Views around each candidate (elevation ``score_elevation``, azimuths evenly spaced) that are scored."""
     score_elevation: float = 25.0
+    close_gaps: bool = True
+    """Widen the chosen reconstruction's splats in their plane to meet their neighbours (:func:`close_gaps`)."""
 
 
 def contrast_prompts(prompt: str) -> list[str]:
@@ -136,6 +138,29 @@ class CandidateScorer:
         return float(logits.log_softmax(-1)[:, 0].mean())
 
 
+@torch.no_grad()
+def close_gaps(scene: Gaussians) -> Gaussians:
+    """Widen each splat's two larger scales to at least half the distance to its nearest neighbour (in place).
+
+    The feed-forward model's few hundred small flat splats look closed at its 32 px training resolution, through
+    the rasterizer's screen-space dilation, but at 64 px and above they show the gaps between them; score
+    distillation and the evaluation's renders see those holes. Widening each disc in its plane closes the surface
+    and keeps its normal thin (the mesh-extraction counterpart is
+    :func:`lift3d.export.mesh_extract.gap_filling_covariances`).
+    """
+    from scipy.spatial import cKDTree
+
+    if len(scene) < 2 or scene.isotropic:
+        return scene
+    pts = scene.means.detach().double().cpu().numpy()
+    gap = torch.as_tensor(cKDTree(pts).query(pts, k=2)[0][:, 1], dtype=torch.float32, device=scene.means.device)
+    log_scales = scene.params["scales"]
+    wide = log_scales.argsort(-1)[:, 1:]
+    floor = (gap / 2).clamp_min(1e-8).log()[:, None]
+    log_scales.scatter_(1, wide, torch.maximum(log_scales.gather(1, wide), floor))
+    return scene
+
+
 def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, generator: torch.Generator,
                            device: torch.device, media: Path | None = None) -> Gaussians:
     """The best-scoring reconstruction of ``cfg.candidates`` prior samples of ``prompt``; with ``media``, also
@@ -154,7 +179,7 @@ def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, gene
     best = max(range(len(scores)), key=scores.__getitem__)
     if media is not None:
         _write_candidates(media, images, scores, best, cfg)
-    return scenes[best]
+    return close_gaps(scenes[best]) if cfg.close_gaps else scenes[best]
 
 
 def _write_candidates(media: Path, images: torch.Tensor, scores: list[float], best: int,
