@@ -21,6 +21,7 @@ from lift3d.pipelines.sample_reconstruct import (
     CandidateScorer,
     SampleReconstruct,
     Selection,
+    close_gaps,
     contrast_prompts,
     rgba_over_white,
     sample_and_reconstruct,
@@ -70,7 +71,7 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     from lift3d.priors.bundled import BundledPrior
 
     prior = BundledPrior.from_pretrained(tiny_bundled_prior)
-    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4)
+    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4, close_gaps=False)
     chosen = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"),
                                     tmp_path)
     record = json.loads((tmp_path / "init_candidates.json").read_text())
@@ -117,3 +118,37 @@ def test_generate_rejects_bad_init_sample_combinations(tmp_path: Path) -> None:
     with pytest.raises(LiftError, match="must be >= 1"):
         generate(replace(base, init_sample=SampleReconstruct(candidates=0)))
     assert not (tmp_path / "run").exists()
+
+
+def test_close_gaps_widens_discs_in_their_plane() -> None:
+    """Small discs 0.1 apart in the z = 0 plane, seen from above at 64 px, leave most pixels of their square
+    uncovered; widened to half the gap they cover it, stay flat along z, and a dense cloud is unchanged."""
+    from lift3d.cameras import Cameras
+    from lift3d.renderers.gaussians import GaussianRenderer
+
+    u = torch.linspace(-0.45, 0.45, 10)
+    xy = torch.stack(torch.meshgrid(u, u, indexing="ij"), -1).reshape(-1, 2)
+    means = torch.cat([xy, torch.zeros(100, 1)], -1)
+    quats = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).expand(100, 4)
+
+    def discs(scale: float) -> Gaussians:
+        return Gaussians(means, quats, torch.tensor([[scale, scale, 1e-4]]).log().expand(100, 3),
+                         torch.full((100,), 4.0), torch.zeros(100, 1, 3), torch.zeros(100, 0, 3))
+
+    top = Cameras.from_spherical(torch.tensor([89.0]), torch.tensor([0.0]), 2.75, 40.0, 64)
+    renderer = GaussianRenderer()
+    square = renderer(discs(0.05), top, torch.zeros(3)).alpha > 0.5  # a closed 1 x 1 square as the reference
+
+    def covered(scene: Gaussians) -> float:
+        alpha = renderer(scene, top, torch.zeros(3)).alpha > 0.5
+        return float((alpha & square).sum() / square.sum())
+
+    sparse = discs(0.01)
+    before = covered(sparse)
+    close_gaps(sparse)
+    assert before < 0.5 and covered(sparse) > 0.95
+    assert torch.allclose(sparse.scales[:, :2], torch.full((100, 2), 0.05)) and torch.allclose(
+        sparse.scales[:, 2], torch.full((100,), 1e-4))
+    dense = discs(0.08)
+    close_gaps(dense)
+    assert torch.allclose(dense.scales[:, :2], torch.full((100, 2), 0.08))
