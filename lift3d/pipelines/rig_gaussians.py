@@ -104,8 +104,9 @@ class GaussianRig:
 
     @torch.no_grad()
     def mesh(self, resolution: int = 96):
-        """Splat-to-mesh (summed Gaussian kernel, silhouette-matched level) with vertex colours; splats are first
-        widened to half the gap to their nearest neighbour, so sparse clouds mesh without holes."""
+        """Splat-to-mesh (summed Gaussian kernel) with vertex colours: splats are first widened in their plane to
+        half the gap to their nearest neighbour, so sparse clouds mesh without holes; of the grid-line matched
+        level and lower ones, the level whose mesh's silhouettes best match the splats' renders is kept."""
         from lift3d.export.mesh_cleanup import clean_mesh
         from lift3d.export.mesh_extract import (
             covariances_from_quats_scales,
@@ -116,13 +117,28 @@ class GaussianRig:
         s = self.scene
         cov = covariances_from_quats_scales(s.quats, s.scales.expand(-1, 3) if s.isotropic else s.scales)
         cov = gap_filling_covariances(s.means, cov)
-        mesh = clean_mesh(mesh_from_gaussians(s.means, cov, s.opacities, resolution))
+        mesh = clean_mesh(mesh_from_gaussians(s.means, cov, s.opacities, resolution, choose=self.silhouette_match))
         if len(mesh.vertices):
             pts = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)
             nearest = torch.cdist(pts, s.means.cpu()).argmin(1)
             rgb = (s.sh[:, 0].cpu() * SH_C0 + 0.5).clamp(0, 1)[nearest].numpy()
             mesh.visual.vertex_colors = np.concatenate([rgb * 255, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
         return mesh
+
+    @torch.no_grad()
+    def silhouette_match(self, mesh, views: int = 8, resolution: int = 48) -> float:
+        """Mean IoU of ``mesh``'s alpha > 0.5 with the splats' over ``views`` orbit views (elevation 20)."""
+        from lift3d.renderers.mesh import MeshRenderer
+        from lift3d.sampling import turntable
+        from lift3d.scenes.mesh import Mesh
+
+        if len(mesh.faces) == 0:
+            return 0.0
+        cams = turntable(views, resolution, elevation_deg=20.0).to(self.scene_device)
+        splats = self.render_albedo(cams).alpha > 0.5
+        solid = MeshRenderer()(Mesh.from_trimesh(mesh, color_mode="vertex").to(self.scene_device), cams,
+                               (0.0, 0.0, 0.0)).alpha > 0.5
+        return float((splats & solid).sum() / (splats | solid).sum().clamp_min(1))
 
     def asset(self, target_faces: int = 20000, texture_size: int = 1024):
         """The exported mesh: splat isosurface, decimated, textured from the nearest confident splats."""
