@@ -53,6 +53,7 @@ class SampleReconstruct:
     reward_model: str = ""
     """CLIP folder or hub id that scores the candidates (empty: the bundled reward model)."""
     selection: Selection = Selection.CONTRAST
+    """How candidates are scored: CONTRAST (the prompt against its other-family variants) or CLIP_SCORE (cosine)."""
     score_views: int = 8
     """Views around each candidate (elevation ``score_elevation``, azimuths evenly spaced) that are scored."""
     score_elevation: float = 25.0
