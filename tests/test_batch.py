@@ -54,8 +54,8 @@ def _steps(run: Path) -> list[int]:
 
 def test_batch_outputs_match_manifest_and_rerun_does_nothing(tiny_bundled_prior: Path, tmp_path: Path) -> None:
     _image(tmp_path / "red.png")
-    rows = [{"prompt": "a red cube", "args": _tiny(tiny_bundled_prior)},
-            {"prompt": "a blue sphere", "seed": 3, "args": _tiny(tiny_bundled_prior, 3)},
+    rows = [{"prompt": "a red cube", "preset": "dreamfusion", "args": _tiny(tiny_bundled_prior)},
+            {"prompt": "a blue sphere", "preset": "dreamfusion", "seed": 3, "args": _tiny(tiny_bundled_prior, 3)},
             {"prompt": "a green cone", "preset": "sjc", "args": _tiny(tiny_bundled_prior)},
             {"image": "red.png", "mode": "feedforward",
              "args": ["--resolution", "32", "--turntable-frames", "2", "--asset.texture-size", "0"]}]
@@ -107,8 +107,8 @@ def _kill_when_checkpointed(folder: Path, killed: list[int], stop: threading.Eve
 
 
 def test_killed_worker_is_retried_and_completes(tiny_bundled_prior: Path, tmp_path: Path) -> None:
-    rows = [{"prompt": "a red torus", "args": _tiny(tiny_bundled_prior, 60)},
-            {"prompt": "a yellow cube", "args": _tiny(tiny_bundled_prior)},
+    rows = [{"prompt": "a red torus", "preset": "dreamfusion", "args": _tiny(tiny_bundled_prior, 60)},
+            {"prompt": "a yellow cube", "preset": "dreamfusion", "args": _tiny(tiny_bundled_prior)},
             {"image": "missing-model.png", "mode": "feedforward", "args": ["--model", str(tmp_path / "nowhere")]},
             {"image": "corrupt-model.png", "mode": "feedforward", "args": ["--model", str(tmp_path / "corrupt")]}]
     _image(tmp_path / "missing-model.png")

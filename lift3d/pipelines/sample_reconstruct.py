@@ -35,6 +35,8 @@ from lift3d.types import LiftError
 
 
 class Selection(str, Enum):
+    """How :class:`CandidateScorer` scores a candidate (module docstring)."""
+
     CONTRAST = "contrast"
     CLIP_SCORE = "clip-score"
 
