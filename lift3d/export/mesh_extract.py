@@ -236,6 +236,14 @@ def gaussian_density_grid(means: Tensor, covariances: Tensor, opacities: Tensor,
     return out.reshape(resolution, resolution, resolution), optical[:, :-1].reshape(3, resolution, resolution)
 
 
+def nearest_neighbour_distance(points: Tensor) -> Tensor:
+    """``[N]`` distance from each of ``points [N, 3]`` (N >= 2) to its nearest other point (a k-d tree, on CPU)."""
+    from scipy.spatial import cKDTree
+
+    pts = points.detach().double().cpu().numpy()
+    return torch.as_tensor(cKDTree(pts).query(pts, k=2)[0][:, 1], dtype=torch.float32, device=points.device)
+
+
 def gap_filling_covariances(means: Tensor, covariances: Tensor) -> Tensor:
     """Covariances whose variances along their two widest principal axes are at least ``(d_i / 2)^2``, ``d_i``
     the distance from splat ``i`` to its nearest neighbour; the thinnest axis, a flat splat's normal, is kept.
@@ -245,12 +253,9 @@ def gap_filling_covariances(means: Tensor, covariances: Tensor) -> Tensor:
     resolves as holes; widening each splat to half the gap to its neighbour closes them. Splats of a dense cloud,
     already wider than their spacing, are unchanged.
     """
-    from scipy.spatial import cKDTree
-
     if means.shape[0] < 2:
         return covariances
-    pts = means.detach().double().cpu().numpy()
-    gap = torch.as_tensor(cKDTree(pts).query(pts, k=2)[0][:, 1], dtype=torch.float64)
+    gap = nearest_neighbour_distance(means).double()
     eig, vectors = torch.linalg.eigh(covariances.detach().double().cpu())
     eig[:, 1:] = torch.maximum(eig[:, 1:], (gap[:, None] / 2) ** 2)  # eigh sorts ascending: the normal stays thin
     return ((vectors * eig[:, None, :]) @ vectors.transpose(1, 2)).to(covariances)

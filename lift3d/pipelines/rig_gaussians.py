@@ -117,7 +117,9 @@ class GaussianRig:
         s = self.scene
         cov = covariances_from_quats_scales(s.quats, s.scales.expand(-1, 3) if s.isotropic else s.scales)
         cov = gap_filling_covariances(s.means, cov)
-        mesh = clean_mesh(mesh_from_gaussians(s.means, cov, s.opacities, resolution, choose=self.silhouette_match))
+        splats = self._splat_silhouettes()  # rendered once, compared with every candidate level's mesh
+        mesh = clean_mesh(mesh_from_gaussians(s.means, cov, s.opacities, resolution,
+                                              choose=lambda m: self.silhouette_match(m, splats)))
         if len(mesh.vertices):
             pts = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)
             nearest = torch.cdist(pts, s.means.cpu()).argmin(1)
@@ -126,19 +128,26 @@ class GaussianRig:
         return mesh
 
     @torch.no_grad()
-    def silhouette_match(self, mesh, views: int = 8, resolution: int = 48) -> float:
-        """Mean IoU of ``mesh``'s alpha > 0.5 with the splats' over ``views`` orbit views (elevation 20)."""
-        from lift3d.renderers.mesh import MeshRenderer
+    def _splat_silhouettes(self, views: int = 8, resolution: int = 48) -> tuple[Cameras, torch.Tensor]:
+        """The orbit views (elevation 20) :meth:`silhouette_match` compares on, and the splats' alpha > 0.5 there."""
         from lift3d.sampling import turntable
+
+        cams = turntable(views, resolution, elevation_deg=20.0).to(self.scene_device)
+        return cams, self.render_albedo(cams).alpha > 0.5
+
+    @torch.no_grad()
+    def silhouette_match(self, mesh, splats: tuple[Cameras, torch.Tensor] | None = None) -> float:
+        """Mean IoU of ``mesh``'s alpha > 0.5 with the splats' (``splats``: from :meth:`_splat_silhouettes`,
+        computed here when None)."""
+        from lift3d.renderers.mesh import MeshRenderer
         from lift3d.scenes.mesh import Mesh
 
         if len(mesh.faces) == 0:
             return 0.0
-        cams = turntable(views, resolution, elevation_deg=20.0).to(self.scene_device)
-        splats = self.render_albedo(cams).alpha > 0.5
+        cams, alpha = splats if splats is not None else self._splat_silhouettes()
         solid = MeshRenderer()(Mesh.from_trimesh(mesh, color_mode="vertex").to(self.scene_device), cams,
                                (0.0, 0.0, 0.0)).alpha > 0.5
-        return float((splats & solid).sum() / (splats | solid).sum().clamp_min(1))
+        return float((alpha & solid).sum() / (alpha | solid).sum().clamp_min(1))
 
     def asset(self, target_faces: int = 20000, texture_size: int = 1024):
         """The exported mesh: splat isosurface, decimated, textured from the nearest confident splats."""

@@ -151,12 +151,11 @@ def close_gaps(scene: Gaussians) -> Gaussians:
     and keeps its normal thin (the mesh-extraction counterpart is
     :func:`lift3d.export.mesh_extract.gap_filling_covariances`).
     """
-    from scipy.spatial import cKDTree
+    from lift3d.export.mesh_extract import nearest_neighbour_distance
 
     if len(scene) < 2 or scene.isotropic:
         return scene
-    pts = scene.means.detach().double().cpu().numpy()
-    gap = torch.as_tensor(cKDTree(pts).query(pts, k=2)[0][:, 1], dtype=torch.float32, device=scene.means.device)
+    gap = nearest_neighbour_distance(scene.means)
     log_scales = scene.params["scales"]
     wide = log_scales.argsort(-1)[:, 1:]
     floor = (gap / 2).clamp_min(1e-8).log()[:, None]
