@@ -87,3 +87,28 @@ def test_accelerate_single_process(tmp_path) -> None:
 def test_bad_views_per_step(tmp_path) -> None:
     with pytest.raises(ValueError, match="views_per_step"):
         train_recon(TrainReconConfig(output=tmp_path, steps=1, views_per_step=9, data=DATA, architecture=TINY))
+
+
+def test_init_from_an_export_starts_at_its_weights(tmp_path) -> None:
+    """``--init-from``: a fine-tune (lr ~0) checkpoints the export's weights, not a fresh init; a folder of
+    another architecture, or no model at all, is a one-line error."""
+    from dataclasses import replace
+
+    from lift3d.recon.model import TriplaneGaussianModel
+    from lift3d.types import LiftError
+
+    train_recon(_cfg(tmp_path / "run", 4, lr=5e-3, warmup_steps=1, export_to=tmp_path / "model"))
+    exported = TriplaneGaussianModel.from_pretrained(tmp_path / "model").state_dict()
+    train_recon(_cfg(tmp_path / "ft", 2, lr=1e-12, seed=7, init_from=tmp_path / "model"))
+    state = load_file(str(tmp_path / "ft" / "ckpt" / "step_00000002" / "state.safetensors"))
+    weights = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+    assert weights.keys() == exported.keys()
+    for k, v in exported.items():
+        torch.testing.assert_close(weights[k], v, rtol=0, atol=1e-6, msg=k)
+    fresh = load_file(str(tmp_path / "run" / "ckpt" / "step_00000002" / "state.safetensors"))
+    assert any(not torch.equal(fresh[f"model.{k}"], v) for k, v in exported.items())
+    wider = replace(TINY, plane_channels=TINY.plane_channels * 2)
+    with pytest.raises(LiftError, match="does not match --architecture"):
+        train_recon(replace(_cfg(tmp_path / "bad", 1, init_from=tmp_path / "model"), architecture=wider))
+    with pytest.raises(LiftError, match="no diffusion_pytorch_model.safetensors"):
+        train_recon(_cfg(tmp_path / "none", 1, init_from=tmp_path))

@@ -112,7 +112,6 @@ class CandidateScorer:
     """Scores Gaussians by how their renders from around them match the prompt (see the module docstring)."""
 
     def __init__(self, prompt: str, cfg: SampleReconstruct, device: torch.device) -> None:
-        from lift3d.cameras import Cameras
         from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR, text_embeddings, tokenize
         from lift3d.priors.reward_models import load_clip
         from lift3d.renderers.gaussians import GaussianRenderer
@@ -122,11 +121,7 @@ class CandidateScorer:
         with torch.no_grad():
             self.text = text_embeddings(self.model, tokenize(tokenizer, [prompt] + others).to(device))
         self.contrast = len(others) > 0
-        n = cfg.score_views
-        size = int(self.model.config.vision_config.image_size)
-        azimuths = torch.arange(n) * 360.0 / n + 180.0 / n
-        self.cameras = Cameras.from_spherical(torch.full((n,), cfg.score_elevation), azimuths, 2.75, 40.0,
-                                              size).to(device)
+        self.cameras = score_cameras(cfg, int(self.model.config.vision_config.image_size)).to(device)
         self.renderer = GaussianRenderer()
 
     @torch.no_grad()
@@ -139,6 +134,47 @@ class CandidateScorer:
             return float(sims[:, 0].mean())
         logits = self.model.logit_scale.exp().clamp(max=100) * sims
         return float(logits.log_softmax(-1)[:, 0].mean())
+
+
+def score_cameras(cfg: SampleReconstruct, resolution: int):
+    """``cfg.score_views`` cameras around the object at ``cfg.score_elevation``, azimuths evenly spaced."""
+    from lift3d.cameras import Cameras
+
+    n = cfg.score_views
+    azimuths = torch.arange(n) * 360.0 / n + 180.0 / n
+    return Cameras.from_spherical(torch.full((n,), cfg.score_elevation), azimuths, 2.75, 40.0, resolution)
+
+
+@torch.no_grad()
+def silhouettes(scenes: list[Gaussians], cfg: SampleReconstruct, resolution: int = 64) -> torch.Tensor:
+    """``[K, V, H, W]`` boolean masks (alpha > 0.5) of each candidate from the :func:`score_cameras`."""
+    from lift3d.renderers.gaussians import GaussianRenderer
+
+    renderer = GaussianRenderer()
+    masks = []
+    for scene in scenes:
+        cams = score_cameras(cfg, resolution).to(scene.means.device)
+        masks.append(renderer(scene, cams, torch.ones(3, device=scene.means.device)).alpha[..., 0].cpu() > 0.5)
+    return torch.stack(masks)
+
+
+def consensus_scores(masks: torch.Tensor) -> torch.Tensor:
+    """``[K]``: each candidate's mean silhouette IoU with the other ``K - 1`` (its masks ``[K, V, H, W]``).
+
+    Minimum Bayes-risk selection ("Minimum Bayes-Risk Decoding for Statistical Machine Translation", Kumar and
+    Byrne, HLT-NAACL 2004): with the candidates as samples of the generator's distribution and 1 - IoU as the
+    loss, the candidate of highest mean IoU with the others has the least expected loss. It keeps the most
+    typical shape of the samples, the medoid, and drops the outliers: a lift that went wrong, or an instance
+    of unusual proportions. A single candidate scores 1.
+    """
+    k = masks.shape[0]
+    if k < 2:
+        return torch.ones(k)
+    flat = masks.flatten(2)  # [K, V, P]
+    inter = (flat[:, None] & flat[None]).sum(-1).float()  # [K, K, V]
+    union = (flat[:, None] | flat[None]).sum(-1).float().clamp_min(1)
+    iou = (inter / union).mean(-1)  # [K, K], views averaged as silhouette_iou does
+    return (iou.sum(1) - iou.diagonal()) / (k - 1)
 
 
 @torch.no_grad()

@@ -1,0 +1,109 @@
+"""Which of the ``instant`` preset's lifted candidates to keep: a selection study on the benchmark prompts.
+
+For each prompt of ``benchmarks/generate_quality.py``, ``--candidates`` images are sampled from the bundled text
+prior and lifted by the shipped feed-forward model exactly as ``init-sample:sample-reconstruct`` does
+(``lift3d/pipelines/sample_reconstruct.py``, with ``close_gaps``); each lift is scored by every selection rule
+and, for the study only, by its silhouette IoU with the prompted family's canonical shape over the 16 evaluation
+views at 64 px (what ``lift3d eval`` measures, before any refinement). Then each rule picks one candidate among
+the first 8 and among all of them, and its mean IoU and retrieval are reported, with the oracle (best by the
+ground-truth IoU) as the ceiling.
+
+    OMP_NUM_THREADS=1 python benchmarks/instant_selection.py --candidates 16 --out outputs/selection.json
+
+Last line: ``instant_selection: contrast=<IoU> consensus=<IoU> oracle=<IoU> ratio=<consensus / contrast>``
+(all over all candidates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from lift3d.data import FAMILIES, parse_caption
+from lift3d.pipelines.evaluate import _canonical_alpha, eval_cameras, silhouette_iou
+from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.pipelines.reconstruct import feedforward, load_model
+from lift3d.pipelines.sample_reconstruct import (CandidateScorer, SampleReconstruct, Selection, candidate_images,
+                                                 close_gaps, consensus_scores, rgba_over_white, silhouettes)
+from lift3d.renderers.gaussians import GaussianRenderer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_quality import PROMPTS  # noqa: E402  (the benchmark prompts, one list for both scripts)
+
+
+def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -> dict:
+    """Per-candidate scores of every rule and the ground-truth IoU / retrieval of ``prompt``'s candidates."""
+    family, colour = parse_caption(prompt)
+    device = torch.device("cpu")
+    images = candidate_images(prior, prompt, cfg, torch.Generator().manual_seed(seed))
+    contrast = CandidateScorer(prompt, cfg, device)
+    cosine = CandidateScorer(prompt, replace(cfg, selection=Selection.CLIP_SCORE), device)
+    cams, renderer = eval_cameras(64), GaussianRenderer()
+    rows, scenes = [], []
+    for rgb in images:
+        with torch.no_grad():
+            scene = close_gaps(feedforward(model, rgba_over_white(rgb)))
+            alpha = renderer(scene, cams, torch.ones(3)).alpha
+        ious = {f: silhouette_iou(alpha, _canonical_alpha(f, colour, 1.0, 64)) for f in FAMILIES}
+        scenes.append(scene)
+        rows.append({"contrast": contrast(scene), "cosine": cosine(scene), "iou": ious[family],
+                     "retrieved": max(ious, key=ious.__getitem__) == family})
+    masks = silhouettes(scenes, cfg)
+    for k in (8, len(rows)):
+        for i, c in enumerate(consensus_scores(masks[:k]).tolist()):
+            rows[i][f"consensus@{k}"] = c
+    return {"prompt": prompt, "candidates": rows}
+
+
+def pick(rows: list[dict], rule: str, k: int) -> dict:
+    """The candidate among the first ``k`` that ``rule`` keeps."""
+    head = rows[:k]
+    if rule == "first":
+        return head[0]
+    if rule == "oracle":
+        return max(head, key=lambda r: r["iou"])
+    if rule == "consensus":
+        return max(head, key=lambda r: r[f"consensus@{k}"])
+    return max(head, key=lambda r: r[rule])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
+    parser.add_argument("--out", type=Path, default=None, help="per-candidate JSON (default: print only)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    prior = BundledPriorSpec().build(torch.device("cpu"))
+    model = load_model(None, torch.device("cpu"))
+    cfg = SampleReconstruct(candidates=args.candidates)
+    studies = []
+    for prompt in args.prompts:
+        studies.append(study_prompt(prompt, prior, model, cfg, args.seed))
+        print(prompt, " ".join(f"{r['iou']:.2f}" for r in studies[-1]["candidates"]), flush=True)
+    means = {}
+    for k in sorted({min(8, args.candidates), args.candidates}):
+        for rule in ("first", "cosine", "contrast", "consensus", "oracle"):
+            chosen = [pick(s["candidates"], rule, k) for s in studies]
+            means[(rule, k)] = sum(c["iou"] for c in chosen) / len(chosen)
+            print(f"{rule:10s} of {k:2d}: IoU {means[(rule, k)]:.3f}  retrieval "
+                  f"{sum(c['retrieved'] for c in chosen) / len(chosen):.0%}  "
+                  + " ".join(f"{c['iou']:.2f}" for c in chosen), flush=True)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"candidates": args.candidates, "seed": args.seed, "studies": studies},
+                                       indent=1) + "\n")
+    k = args.candidates
+    print(f"instant_selection: contrast={means[('contrast', k)]:.3f} consensus={means[('consensus', k)]:.3f} "
+          f"oracle={means[('oracle', k)]:.3f} ratio={means[('consensus', k)] / means[('contrast', k)]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
