@@ -37,6 +37,10 @@ def main() -> None:
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--out", type=Path, default=Path("outputs/quality"))
     parser.add_argument("--steps", type=int, default=None, help="override the first stage's steps")
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="override --init-sample.candidates of a preset that starts from lifted samples")
+    parser.add_argument("--reference-weight", type=float, default=None,
+                        help="override --init-sample.reference-weight (the first stage's reference-view term)")
     parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prior-path", type=Path, default=None,
@@ -49,6 +53,12 @@ def main() -> None:
         base = replace(base, prior=BundledPriorSpec(path=args.prior_path))
     if args.steps is not None:
         base = replace(base, stage=replace(base.stage, steps=args.steps))
+    for name, value in (("candidates", args.candidates), ("reference_weight", args.reference_weight)):
+        if value is None:
+            continue
+        if base.init_sample is None:
+            parser.error(f"--{name.replace('_', '-')}: preset {args.preset} does not start from lifted samples")
+        base = replace(base, init_sample=replace(base.init_sample, **{name: value}))
     rows = []
     for prompt in args.prompts:
         run = args.out / args.preset / prompt.replace(" ", "_")

@@ -28,12 +28,50 @@ from lift3d.data import FAMILIES, parse_caption
 from lift3d.pipelines.evaluate import _canonical_alpha, eval_cameras, silhouette_iou
 from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.pipelines.reconstruct import feedforward, load_model
-from lift3d.pipelines.sample_reconstruct import (CandidateScorer, SampleReconstruct, Selection, candidate_images,
-                                                 close_gaps, consensus_scores, rgba_over_white, silhouettes)
+from lift3d.pipelines.sample_reconstruct import (
+    CandidateScorer,
+    SampleReconstruct,
+    Selection,
+    candidate_images,
+    close_gaps,
+    rgba_over_white,
+    score_cameras,
+)
 from lift3d.renderers.gaussians import GaussianRenderer
+from lift3d.scenes.gaussians import Gaussians
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_quality import PROMPTS  # noqa: E402  (the benchmark prompts, one list for both scripts)
+
+
+@torch.no_grad()
+def silhouettes(scenes: list[Gaussians], cfg: SampleReconstruct, resolution: int = 64) -> torch.Tensor:
+    """``[K, V, H, W]`` boolean masks (alpha > 0.5) of each candidate from the :func:`score_cameras`."""
+    renderer = GaussianRenderer()
+    masks = []
+    for scene in scenes:
+        cams = score_cameras(cfg, resolution).to(scene.means.device)
+        masks.append(renderer(scene, cams, torch.ones(3, device=scene.means.device)).alpha[..., 0].cpu() > 0.5)
+    return torch.stack(masks)
+
+
+def consensus_scores(masks: torch.Tensor) -> torch.Tensor:
+    """``[K]``: each candidate's mean silhouette IoU with the other ``K - 1`` (its masks ``[K, V, H, W]``).
+
+    Minimum Bayes-risk selection ("Minimum Bayes-Risk Decoding for Statistical Machine Translation", Kumar and
+    Byrne, HLT-NAACL 2004): with the candidates as samples of the generator's distribution and 1 - IoU as the
+    loss, the candidate of highest mean IoU with the others has the least expected loss. It keeps the most
+    typical shape of the samples, the medoid, and drops the outliers: a lift that went wrong, or an instance
+    of unusual proportions. A single candidate scores 1.
+    """
+    k = masks.shape[0]
+    if k < 2:
+        return torch.ones(k)
+    flat = masks.flatten(2)  # [K, V, P]
+    inter = (flat[:, None] & flat[None]).sum(-1).float()  # [K, K, V]
+    union = (flat[:, None] | flat[None]).sum(-1).float().clamp_min(1)
+    iou = (inter / union).mean(-1)  # [K, K], views averaged as silhouette_iou does
+    return (iou.sum(1) - iou.diagonal()) / (k - 1)
 
 
 def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -> dict:
@@ -79,10 +117,11 @@ def main() -> None:
     parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--out", type=Path, default=None, help="per-candidate JSON (default: print only)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", type=Path, default=None, help="reconstruction model folder (default: shipped)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     prior = BundledPriorSpec().build(torch.device("cpu"))
-    model = load_model(None, torch.device("cpu"))
+    model = load_model(args.model, torch.device("cpu"))
     cfg = SampleReconstruct(candidates=args.candidates)
     studies = []
     for prompt in args.prompts:

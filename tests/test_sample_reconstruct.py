@@ -23,6 +23,7 @@ from lift3d.pipelines.sample_reconstruct import (
     Selection,
     close_gaps,
     contrast_prompts,
+    reference_losses,
     rgba_over_white,
     sample_and_reconstruct,
 )
@@ -78,9 +79,33 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     assert len(record["scores"]) == 3 and record["chosen"] == max(range(3), key=record["scores"].__getitem__)
     assert (tmp_path / "init_candidates.png").is_file()
     again = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
-    assert torch.equal(chosen.means, again.means)  # deterministic from the generator
+    assert torch.equal(chosen.scene.means, again.scene.means)  # deterministic from the generator
+    assert torch.equal(chosen.reference, again.reference)
     scorer = CandidateScorer("a red cube", cfg, torch.device("cpu"))
-    assert abs(scorer(chosen) - max(record["scores"])) < 1e-4
+    assert abs(scorer(chosen.scene) - max(record["scores"])) < 1e-4
+    assert chosen.reference.shape == (cfg.reference_resolution, cfg.reference_resolution, 4)
+
+
+def test_reference_losses_vanish_at_the_reference_and_pull_towards_it() -> None:
+    """The reference-view term is 0 for a render of the rig itself from the input camera; for another image it is
+    weight x the RGB and mask MSE, and its gradient moves the splats' colours towards that image."""
+    from lift3d.pipelines.rig_gaussians import GaussianRig
+
+    rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), _lifted("cube"))
+    with torch.no_grad():
+        own = rig.render(input_camera(32), (1.0, 1.0, 1.0), None)
+    reference = torch.cat([own.rgb[0], own.alpha[0]], -1)
+    zero = reference_losses(rig, reference, 10.0)
+    assert zero["reference"].item() < 1e-10 and zero["reference_mask"].item() < 1e-10
+    blue = reference.clone()
+    blue[..., :3] = torch.where(blue[..., 3:] > 0.5, torch.tensor([0.1, 0.1, 0.9]), blue[..., :3])
+    losses = reference_losses(rig, blue, 10.0)
+    expected = 10.0 * torch.nn.functional.mse_loss(own.rgb[0], blue[..., :3])
+    assert torch.allclose(losses["reference"], expected, rtol=1e-5)
+    rig.zero_grad()
+    losses["reference"].backward()
+    grad = rig.scene.params["sh0"].grad
+    assert grad is not None and float(grad[..., 2].sum()) < 0 < float(grad[..., 0].sum())  # bluer, less red
 
 
 def _cfg(prior: Path, out: Path, steps: int, **kw) -> GenerateConfig:
@@ -90,14 +115,21 @@ def _cfg(prior: Path, out: Path, steps: int, **kw) -> GenerateConfig:
                           init_sample=SampleReconstruct(candidates=2, ddim_steps=2, score_views=2), **kw)
 
 
-def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reference_weight", [0.0, 1000.0])
+def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_path: Path,
+                                                reference_weight: float) -> None:
     """The first stage starts from the chosen reconstruction (the model's Gaussian count, not num_points) and an
-    interrupted run resumes to the uninterrupted one bit for bit."""
+    interrupted run resumes to the uninterrupted one bit for bit, also with the reference-view term (its image
+    travels in the checkpoint: the sample is not drawn again on resume)."""
     from safetensors.torch import load_file
 
-    (a,) = generate(_cfg(tiny_bundled_prior, tmp_path / "a", 4))
-    generate(_cfg(tiny_bundled_prior, tmp_path / "b", 2))
-    (b,) = generate(_cfg(tiny_bundled_prior, tmp_path / "b", 4, resume=True))
+    def cfg(out: Path, steps: int, **kw) -> GenerateConfig:
+        c = _cfg(tiny_bundled_prior, out, steps, **kw)
+        return replace(c, init_sample=replace(c.init_sample, reference_weight=reference_weight))
+
+    (a,) = generate(cfg(tmp_path / "a", 4))
+    generate(cfg(tmp_path / "b", 2))
+    (b,) = generate(cfg(tmp_path / "b", 4, resume=True))
     ta = load_file(str(a / "ckpt/step_00000004/state.safetensors"))
     tb = load_file(str(b / "ckpt/step_00000004/state.safetensors"))
     assert ta.keys() == tb.keys()
@@ -107,6 +139,8 @@ def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_pa
     assert not any((a / "media").glob("turntable.*"))  # turntable_frames=0
     first = load_file(str(a / "ckpt/step_00000002/state.safetensors"))["rig.params.means"].shape[0]
     assert first == _lifted("cube").means.shape[0] != 200
+    logged = json.loads((a / "metrics.jsonl").read_text().splitlines()[0])
+    assert ("reference" in logged) == (reference_weight > 0) and ("reference" in ta) == (reference_weight > 0)
 
 
 def test_generate_rejects_bad_init_sample_combinations(tmp_path: Path) -> None:

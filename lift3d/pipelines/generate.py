@@ -194,17 +194,21 @@ def generate_one(cfg: GenerateConfig) -> Path:
         from lift3d.viewer.live import start_live_viewer
 
         live, viewer = start_live_viewer(run.path, cfg.viewer_host, cfg.viewer_port)
-    initial = None
+    initial = reference = None
     if cfg.init_sample is not None and state is None:
         from lift3d.pipelines.sample_reconstruct import sample_and_reconstruct
 
         initial = sample_and_reconstruct(prior, cfg.prompt.strip(), cfg.init_sample,
                                          torch.Generator().manual_seed(cfg.seed), device, run.path / "media")
+        reference = initial.reference if cfg.init_sample.reference_weight > 0 else None
+    elif state is not None and "reference" in state:
+        reference = state["reference"].to(device)
     rig = None
     for index, stage in enumerate(stages(cfg)):
         if index < stage_index:
             continue
-        rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None, initial)
+        rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None,
+                        None if initial is None else initial.scene)
         if isinstance(stage.guidance, RewardConfig):  # its CLIP reward source scores against the prompt
             guidance = stage.guidance.build(prior, prompt=cfg.prompt.strip())
         else:
@@ -213,7 +217,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
             load_guidance_state(guidance, state["guidance"])
         else:
             step = 0
-        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live)
+        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live, reference if index == 0 else None)
         state = None
         if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
             del guidance
@@ -288,9 +292,10 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
 
 
 def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance, prompts, run, gen: torch.Generator,
-              step: int, live=None) -> None:
+              step: int, live=None, reference: torch.Tensor | None = None) -> None:
     """The optimization loop of one stage, from ``step`` to ``stage.steps``; ``live`` (a
-    :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step."""
+    :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step; ``reference`` (the
+    ``--init-sample`` image, ``[R, R, 4]``) adds its reference-view term and is saved with the checkpoints."""
     from lift3d.pipelines.normalize_size import apply_move
     from lift3d.pipelines.outputs import save_validation
     from lift3d.progress import progress_bar
@@ -308,6 +313,10 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             reg = rig.regularize(out)
             if clip is not None:
                 reg["clip"] = clip(out.rgb)
+            if reference is not None:
+                from lift3d.pipelines.sample_reconstruct import reference_losses
+
+                reg.update(reference_losses(rig, reference, cfg.init_sample.reference_weight))
             loss = g_out.loss + sum(reg.values())
             rig.zero_grad()
             rig.before_backward(step, out)
@@ -331,7 +340,8 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
                 # the optimized scene is saved as optimized (a longer resumed run continues it exactly); the
                 # final size normalization travels next to it and is applied on loading
                 run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance_state(guidance),
-                                "rng": gen.get_state(), **({} if move is None else {"normalize": move})})
+                                "rng": gen.get_state(), **({} if move is None else {"normalize": move}),
+                                **({} if reference is None else {"reference": reference})})
             if move is not None:
                 apply_move(rig, move)
             if step % cfg.val_every == 0 or step == stage.steps:

@@ -61,6 +61,23 @@ class SampleReconstruct:
     score_elevation: float = 25.0
     close_gaps: bool = True
     """Widen the chosen reconstruction's splats in their plane to meet their neighbours (:func:`close_gaps`)."""
+    reference_weight: float = 0.0
+    """Weight of a reference-view term in the first stage: RGB and mask MSE between the render from the
+    reconstruction model's input camera and the chosen sample (Magic123, arXiv 2306.17843; DreamGaussian's
+    image-to-3D, arXiv 2309.16653), so the guidance shapes the unseen sides while the seen one stays the
+    sample's. 0 turns it off."""
+    reference_resolution: int = 64
+    """Resolution at which the reference view is rendered (the sample is resized to it)."""
+
+
+@dataclass
+class InitialSample:
+    """What :func:`sample_and_reconstruct` hands the first stage."""
+
+    scene: Gaussians
+    """The chosen candidate's Gaussians."""
+    reference: torch.Tensor
+    """``[R, R, 4]`` the chosen sample over white with its mask, at ``reference_resolution``."""
 
 
 def contrast_prompts(prompt: str) -> list[str]:
@@ -146,38 +163,6 @@ def score_cameras(cfg: SampleReconstruct, resolution: int):
 
 
 @torch.no_grad()
-def silhouettes(scenes: list[Gaussians], cfg: SampleReconstruct, resolution: int = 64) -> torch.Tensor:
-    """``[K, V, H, W]`` boolean masks (alpha > 0.5) of each candidate from the :func:`score_cameras`."""
-    from lift3d.renderers.gaussians import GaussianRenderer
-
-    renderer = GaussianRenderer()
-    masks = []
-    for scene in scenes:
-        cams = score_cameras(cfg, resolution).to(scene.means.device)
-        masks.append(renderer(scene, cams, torch.ones(3, device=scene.means.device)).alpha[..., 0].cpu() > 0.5)
-    return torch.stack(masks)
-
-
-def consensus_scores(masks: torch.Tensor) -> torch.Tensor:
-    """``[K]``: each candidate's mean silhouette IoU with the other ``K - 1`` (its masks ``[K, V, H, W]``).
-
-    Minimum Bayes-risk selection ("Minimum Bayes-Risk Decoding for Statistical Machine Translation", Kumar and
-    Byrne, HLT-NAACL 2004): with the candidates as samples of the generator's distribution and 1 - IoU as the
-    loss, the candidate of highest mean IoU with the others has the least expected loss. It keeps the most
-    typical shape of the samples, the medoid, and drops the outliers: a lift that went wrong, or an instance
-    of unusual proportions. A single candidate scores 1.
-    """
-    k = masks.shape[0]
-    if k < 2:
-        return torch.ones(k)
-    flat = masks.flatten(2)  # [K, V, P]
-    inter = (flat[:, None] & flat[None]).sum(-1).float()  # [K, K, V]
-    union = (flat[:, None] | flat[None]).sum(-1).float().clamp_min(1)
-    iou = (inter / union).mean(-1)  # [K, K], views averaged as silhouette_iou does
-    return (iou.sum(1) - iou.diagonal()) / (k - 1)
-
-
-@torch.no_grad()
 def close_gaps(scene: Gaussians) -> Gaussians:
     """Widen each splat's two larger scales to at least half the distance to its nearest neighbour (in place).
 
@@ -200,24 +185,38 @@ def close_gaps(scene: Gaussians) -> Gaussians:
 
 
 def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, generator: torch.Generator,
-                           device: torch.device, media: Path | None = None) -> Gaussians:
-    """The best-scoring reconstruction of ``cfg.candidates`` prior samples of ``prompt``; with ``media``, also
-    writes ``init_candidates.png`` (the samples, left to right) and ``init_candidates.json`` (their scores)."""
+                           device: torch.device, media: Path | None = None) -> InitialSample:
+    """The best-scoring reconstruction of ``cfg.candidates`` prior samples of ``prompt``, and its sample; with
+    ``media``, also writes ``init_candidates.png`` (the samples, left to right) and ``init_candidates.json``."""
     from lift3d.pipelines.reconstruct import feedforward, load_model
 
     model = load_model(cfg.model, device)
     images = candidate_images(prior, prompt, cfg, generator)
     scorer = CandidateScorer(prompt, cfg, device)
-    scenes, scores = [], []
+    scenes, scores, rgbas = [], [], []
     for rgb in images:
+        rgbas.append(rgba_over_white(rgb.cpu()))
         with torch.no_grad():
-            scene = feedforward(model, rgba_over_white(rgb.cpu()).to(device))
+            scene = feedforward(model, rgbas[-1].to(device))
         scenes.append(scene)
         scores.append(scorer(scene))
     best = max(range(len(scores)), key=scores.__getitem__)
     if media is not None:
         _write_candidates(media, images, scores, best, cfg)
-    return close_gaps(scenes[best]) if cfg.close_gaps else scenes[best]
+    size = cfg.reference_resolution
+    reference = torch.nn.functional.interpolate(rgbas[best].permute(2, 0, 1)[None], size=(size, size),
+                                                mode="bilinear", antialias=True)[0].permute(1, 2, 0).clamp(0, 1)
+    return InitialSample(close_gaps(scenes[best]) if cfg.close_gaps else scenes[best], reference.to(device))
+
+
+def reference_losses(rig: Any, reference: torch.Tensor, weight: float) -> dict[str, torch.Tensor]:
+    """``weight`` x the RGB and mask MSE of ``rig``'s render from the input camera against ``reference [R, R, 4]``
+    (the term :attr:`SampleReconstruct.reference_weight` adds to the first stage)."""
+    from lift3d.recon.camera import input_camera
+
+    out = rig.render(input_camera(reference.shape[0]).to(reference.device), (1.0, 1.0, 1.0), None)
+    return {"reference": weight * torch.nn.functional.mse_loss(out.rgb[0], reference[..., :3]),
+            "reference_mask": weight * torch.nn.functional.mse_loss(out.alpha[0], reference[..., 3:])}
 
 
 def _write_candidates(media: Path, images: torch.Tensor, scores: list[float], best: int,
