@@ -41,6 +41,8 @@ def main() -> None:
                         help="override --init-sample.candidates of a preset that starts from lifted samples")
     parser.add_argument("--reference-weight", type=float, default=None,
                         help="override --init-sample.reference-weight (the first stage's reference-view term)")
+    parser.add_argument("--recon-model", type=Path, default=None,
+                        help="override --init-sample.model (a feed-forward reconstruction model folder under test)")
     parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prior-path", type=Path, default=None,
@@ -53,7 +55,8 @@ def main() -> None:
         base = replace(base, prior=BundledPriorSpec(path=args.prior_path))
     if args.steps is not None:
         base = replace(base, stage=replace(base.stage, steps=args.steps))
-    for name, value in (("candidates", args.candidates), ("reference_weight", args.reference_weight)):
+    for name, value in (("candidates", args.candidates), ("reference_weight", args.reference_weight),
+                        ("model", args.recon_model)):
         if value is None:
             continue
         if base.init_sample is None:

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Phase 6 of the reconstruction model (issue 9): fine-tune phase 5 (training/train_recon_wide.sh, exported to
+# training/recon-wide/export) on 256 objects per family (3584 objects, seeds 1..256), fresh AdamW and cosine schedule
+# (peak 3e-4, 100 warm-up steps, to 0.1x at --steps). Seed 1 (other random views of the objects), one CPU thread.
+# Exports to /tmp/recon-wide2 for evaluation. Resumable with --resume.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OMP_WAIT_POLICY=PASSIVE exec .venv/bin/python -c 'import sys; from lift3d.recon.train import main; main(sys.argv[1:])' \
+  --output training/recon-wide2 --seed 1 --export-to /tmp/recon-wide2 --threads 1 --quiet \
+  --init-from training/recon-wide/export --data.seeds-per-family 256 --lr 3e-4 --warmup-steps 100 --steps 6000 "$@"
