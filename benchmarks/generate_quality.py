@@ -43,6 +43,8 @@ def main() -> None:
                         help="override --init-sample.reference-weight (the first stage's reference-view term)")
     parser.add_argument("--recon-model", type=Path, default=None,
                         help="override --init-sample.model (a feed-forward reconstruction model folder under test)")
+    parser.add_argument("--set", default="", help="further `lift3d generate` options on top of the preset, as one "
+                        "string (e.g. \"refine:stage refine.scene:mesh --refine.scene.lr-vertices 0\")")
     parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prior-path", type=Path, default=None,
@@ -62,6 +64,14 @@ def main() -> None:
         if base.init_sample is None:
             parser.error(f"--{name.replace('_', '-')}: preset {args.preset} does not start from lifted samples")
         base = replace(base, init_sample=replace(base.init_sample, **{name: value}))
+    if args.set:
+        import shlex
+
+        import tyro
+
+        from lift3d.pipelines.generate import GenerateConfig
+
+        base = tyro.cli(GenerateConfig, default=base, args=shlex.split(args.set))
     rows = []
     for prompt in args.prompts:
         run = args.out / args.preset / prompt.replace(" ", "_")

@@ -74,6 +74,41 @@ def consensus_scores(masks: torch.Tensor) -> torch.Tensor:
     return (iou.sum(1) - iou.diagonal()) / (k - 1)
 
 
+class PriorLikelihood:
+    """Denoising errors of the text prior on a candidate's renders (the Diffusion Classifier's ELBO proxy,
+    arXiv 2303.16203): per view, timesteps evenly spaced over (0, 1) with noises shared by every candidate
+    (common random numbers), conditional and unconditional."""
+
+    def __init__(self, prior, prompt: str, cfg: SampleReconstruct, timesteps: int = 8, seed: int = 0) -> None:
+        from lift3d.priors.base import Conditions
+
+        self.prior = prior
+        self.cameras = score_cameras(cfg, prior.resolution)
+        v = len(self.cameras)
+        n = prior.num_train_timesteps
+        self.t = ((torch.arange(timesteps) + 0.5) * n / timesteps).long().repeat_interleave(v)  # [T * V]
+        g = torch.Generator().manual_seed(seed)
+        self.noise = torch.randn(timesteps * v, prior.channels, prior.resolution, prior.resolution, generator=g)
+        cam = prior.camera_condition(self.cameras).repeat(timesteps, 1)
+        k = timesteps * v
+        self.conditions = Conditions(text=prior.embed_text([prompt]).expand(k, -1, -1),
+                                     uncond=prior.embed_text([""]).expand(k, -1, -1), camera=cam)
+        self.timesteps = timesteps
+
+    @torch.no_grad()
+    def __call__(self, scene: Gaussians) -> tuple[float, float]:
+        """(-mean conditional error, mean unconditional - conditional error) over views and timesteps."""
+        from lift3d.priors.base import Branch
+
+        images = GaussianRenderer()(scene, self.cameras, torch.ones(3)).rgb.clamp(0, 1)
+        x0 = self.prior.encode(images).repeat(self.timesteps, 1, 1, 1)
+        x_t = self.prior.add_noise(x0, self.t, self.noise)
+        eps = self.prior.predict(x_t, self.t, self.conditions, (Branch.TEXT, Branch.UNCOND))
+        cond = ((eps[Branch.TEXT] - self.noise) ** 2).mean()
+        uncond = ((eps[Branch.UNCOND] - self.noise) ** 2).mean()
+        return -float(cond), float(uncond - cond)
+
+
 def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -> dict:
     """Per-candidate scores of every rule and the ground-truth IoU / retrieval of ``prompt``'s candidates."""
     family, colour = parse_caption(prompt)
@@ -81,6 +116,7 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
     images = candidate_images(prior, prompt, cfg, torch.Generator().manual_seed(seed))
     contrast = CandidateScorer(prompt, cfg, device)
     cosine = CandidateScorer(prompt, replace(cfg, selection=Selection.CLIP_SCORE), device)
+    likelihood = PriorLikelihood(prior, prompt, cfg)
     cams, renderer = eval_cameras(64), GaussianRenderer()
     rows, scenes = [], []
     for rgb in images:
@@ -89,7 +125,9 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
             alpha = renderer(scene, cams, torch.ones(3)).alpha
         ious = {f: silhouette_iou(alpha, _canonical_alpha(f, colour, 1.0, 64)) for f in FAMILIES}
         scenes.append(scene)
-        rows.append({"contrast": contrast(scene), "cosine": cosine(scene), "iou": ious[family],
+        nll, ratio = likelihood(scene)
+        rows.append({"contrast": contrast(scene), "cosine": cosine(scene), "likelihood": nll, "implicit": ratio,
+                     "iou": ious[family],
                      "retrieved": max(ious, key=ious.__getitem__) == family})
     masks = silhouettes(scenes, cfg)
     for k in (8, len(rows)):
@@ -117,19 +155,20 @@ def main() -> None:
     parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--out", type=Path, default=None, help="per-candidate JSON (default: print only)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--guidance-scale", type=float, default=SampleReconstruct.guidance_scale)
     parser.add_argument("--model", type=Path, default=None, help="reconstruction model folder (default: shipped)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     prior = BundledPriorSpec().build(torch.device("cpu"))
     model = load_model(args.model, torch.device("cpu"))
-    cfg = SampleReconstruct(candidates=args.candidates)
+    cfg = SampleReconstruct(candidates=args.candidates, guidance_scale=args.guidance_scale)
     studies = []
     for prompt in args.prompts:
         studies.append(study_prompt(prompt, prior, model, cfg, args.seed))
         print(prompt, " ".join(f"{r['iou']:.2f}" for r in studies[-1]["candidates"]), flush=True)
     means = {}
     for k in sorted({min(8, args.candidates), args.candidates}):
-        for rule in ("first", "cosine", "contrast", "consensus", "oracle"):
+        for rule in ("first", "cosine", "contrast", "consensus", "likelihood", "implicit", "oracle"):
             chosen = [pick(s["candidates"], rule, k) for s in studies]
             means[(rule, k)] = sum(c["iou"] for c in chosen) / len(chosen)
             print(f"{rule:10s} of {k:2d}: IoU {means[(rule, k)]:.3f}  retrieval "
