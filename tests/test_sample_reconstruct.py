@@ -26,6 +26,7 @@ from lift3d.pipelines.sample_reconstruct import (
     reference_losses,
     rgba_over_white,
     sample_and_reconstruct,
+    standardized_sum,
 )
 from lift3d.recon.camera import input_camera
 from lift3d.scenes.gaussians import Gaussians
@@ -72,11 +73,12 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     from lift3d.priors.bundled import BundledPrior
 
     prior = BundledPrior.from_pretrained(tiny_bundled_prior)
-    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4, close_gaps=False)
+    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4, close_gaps=False, selection=Selection.CONTRAST)
     chosen = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"),
                                     tmp_path)
     record = json.loads((tmp_path / "init_candidates.json").read_text())
     assert len(record["scores"]) == 3 and record["chosen"] == max(range(3), key=record["scores"].__getitem__)
+    assert record["clip"] == record["scores"] and "likelihood" not in record
     assert (tmp_path / "init_candidates.png").is_file()
     again = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
     assert torch.equal(chosen.scene.means, again.scene.means)  # deterministic from the generator
@@ -84,6 +86,22 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     scorer = CandidateScorer("a red cube", cfg, torch.device("cpu"))
     assert abs(scorer(chosen.scene) - max(record["scores"])) < 1e-4
     assert chosen.reference.shape == (cfg.reference_resolution, cfg.reference_resolution, 4)
+    # the default adds the prior's likelihood: the same CLIP scores, the choice is the best standardized sum
+    both = sample_and_reconstruct(prior, "a red cube", replace(cfg, selection=Selection.CONTRAST_LIKELIHOOD),
+                                  torch.Generator().manual_seed(0), torch.device("cpu"), tmp_path)
+    record = json.loads((tmp_path / "init_candidates.json").read_text())
+    assert record["selection"] == "contrast-likelihood" and len(record["likelihood"]) == 3
+    assert record["scores"] == pytest.approx(standardized_sum(record["clip"], record["likelihood"]), abs=1e-3)
+    assert record["chosen"] == max(range(3), key=record["scores"].__getitem__)
+    assert abs(scorer(both.scene) - record["clip"][record["chosen"]]) < 1e-4
+
+
+def test_standardized_sum_closed_form() -> None:
+    # z-scores of [1, 2, 3] are [-a, 0, a] with a = sqrt(3/2); of [10, 10, 40]: [-b, -b, 2b] with b = 1/sqrt(2)
+    a, b = 1.5 ** 0.5, 0.5 ** 0.5
+    assert standardized_sum([1, 2, 3], [10, 10, 40]) == pytest.approx([-a - b, -b, a + 2 * b])
+    assert standardized_sum([5, 5], [1, 2]) == pytest.approx([-1, 1])  # a tie contributes nothing
+    assert standardized_sum([7.0]) == [0.0]
 
 
 def test_reference_losses_vanish_at_the_reference_and_pull_towards_it() -> None:

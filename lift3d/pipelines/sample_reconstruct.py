@@ -17,7 +17,12 @@ Scores (:class:`Selection`):
 * ``CONTRAST``: the mean over views of the log-probability CLIP gives the prompt against contrast prompts, the
   prompt with its shape word replaced by each other procedural family (CLIP's zero-shot classifier, arXiv
   2103.00020, section 3.1.2); a prompt that names no family falls back to ``CLIP_SCORE``;
-* ``CLIP_SCORE``: the mean cosine similarity between the views and the prompt.
+* ``CLIP_SCORE``: the mean cosine similarity between the views and the prompt;
+* ``CONTRAST_LIKELIHOOD`` (default): ``CONTRAST`` plus the text prior's own likelihood of the views, minus its
+  mean denoising error on them at fixed timesteps and noises (:mod:`lift3d.priors.likelihood`, Diffusion
+  Classifier, arXiv 2303.16203), each standardized over the candidates (z-scores) and summed with equal weights.
+  CLIP tells which family a candidate looks like; the prior, trained on the world's objects, prefers the typical
+  one of that family, whose proportions are nearest the canonical shape (a table with legs rather than a slab).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from lift3d.types import LiftError
 class Selection(str, Enum):
     """How :class:`CandidateScorer` scores a candidate (module docstring)."""
 
+    CONTRAST_LIKELIHOOD = "contrast-likelihood"
     CONTRAST = "contrast"
     CLIP_SCORE = "clip-score"
 
@@ -54,8 +60,10 @@ class SampleReconstruct:
     """Feed-forward reconstruction model folder (default: the shipped lift3d/assets/recon-tiny)."""
     reward_model: str = ""
     """CLIP folder or hub id that scores the candidates (empty: the bundled reward model)."""
-    selection: Selection = Selection.CONTRAST
-    """How candidates are scored: CONTRAST (the prompt against its other-family variants) or CLIP_SCORE (cosine)."""
+    selection: Selection = Selection.CONTRAST_LIKELIHOOD
+    """How candidates are scored: CONTRAST_LIKELIHOOD (the CLIP contrast and the text prior's likelihood, each
+    standardized over the candidates, summed), CONTRAST (the prompt against its other-family variants) or
+    CLIP_SCORE (cosine)."""
     score_views: int = 8
     """Views around each candidate (elevation ``score_elevation``, azimuths evenly spaced) that are scored."""
     score_elevation: float = 25.0
@@ -134,7 +142,7 @@ class CandidateScorer:
         from lift3d.renderers.gaussians import GaussianRenderer
 
         self.model, tokenizer = load_clip(cfg.reward_model or BUNDLED_REWARD_DIR, str(device))
-        others = contrast_prompts(prompt) if cfg.selection is Selection.CONTRAST else []
+        others = contrast_prompts(prompt) if cfg.selection is not Selection.CLIP_SCORE else []
         with torch.no_grad():
             self.text = text_embeddings(self.model, tokenize(tokenizer, [prompt] + others).to(device))
         self.contrast = len(others) > 0
@@ -151,6 +159,17 @@ class CandidateScorer:
             return float(sims[:, 0].mean())
         logits = self.model.logit_scale.exp().clamp(max=100) * sims
         return float(logits.log_softmax(-1)[:, 0].mean())
+
+
+def standardized_sum(*scores: list[float]) -> list[float]:
+    """Per candidate, the sum of its z-scores (over the candidates) under each list of ``scores``; a list whose
+    candidates all tie contributes 0."""
+    total = torch.zeros(len(scores[0]), dtype=torch.float64)
+    for values in scores:
+        x = torch.tensor(values, dtype=torch.float64)
+        spread = x.std(unbiased=False) if len(values) > 1 else torch.tensor(0.0, dtype=torch.float64)
+        total += (x - x.mean()) / spread if spread > 0 else torch.zeros_like(x)
+    return total.tolist()
 
 
 def score_cameras(cfg: SampleReconstruct, resolution: int):
@@ -189,20 +208,29 @@ def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, gene
     """The best-scoring reconstruction of ``cfg.candidates`` prior samples of ``prompt``, and its sample; with
     ``media``, also writes ``init_candidates.png`` (the samples, left to right) and ``init_candidates.json``."""
     from lift3d.pipelines.reconstruct import feedforward, load_model
+    from lift3d.priors.likelihood import DenoisingLikelihood
+    from lift3d.renderers.gaussians import GaussianRenderer
 
     model = load_model(cfg.model, device)
     images = candidate_images(prior, prompt, cfg, generator)
     scorer = CandidateScorer(prompt, cfg, device)
-    scenes, scores, rgbas = [], [], []
+    both = cfg.selection is Selection.CONTRAST_LIKELIHOOD
+    if both:
+        cams = score_cameras(cfg, prior.resolution).to(device)
+        likelihood = DenoisingLikelihood(prior, prior.embed_text([prompt]), cams)
+    scenes, clip_scores, likelihoods, rgbas = [], [], [], []
     for rgb in images:
         rgbas.append(rgba_over_white(rgb.cpu()))
         with torch.no_grad():
             scene = feedforward(model, rgbas[-1].to(device))
+            if both:
+                likelihoods.append(likelihood(GaussianRenderer()(scene, cams, torch.ones(3, device=device)).rgb.clamp(0, 1)))
         scenes.append(scene)
-        scores.append(scorer(scene))
+        clip_scores.append(scorer(scene))
+    scores = standardized_sum(clip_scores, likelihoods) if both else clip_scores
     best = max(range(len(scores)), key=scores.__getitem__)
     if media is not None:
-        _write_candidates(media, images, scores, best, cfg)
+        _write_candidates(media, images, best, cfg, scores=scores, clip=clip_scores, likelihood=likelihoods)
     size = cfg.reference_resolution
     reference = torch.nn.functional.interpolate(rgbas[best].permute(2, 0, 1)[None], size=(size, size),
                                                 mode="bilinear", antialias=True)[0].permute(1, 2, 0).clamp(0, 1)
@@ -219,8 +247,8 @@ def reference_losses(rig: Any, reference: torch.Tensor, weight: float) -> dict[s
             "reference_mask": weight * torch.nn.functional.mse_loss(out.alpha[0], reference[..., 3:])}
 
 
-def _write_candidates(media: Path, images: torch.Tensor, scores: list[float], best: int,
-                      cfg: SampleReconstruct) -> None:
+def _write_candidates(media: Path, images: torch.Tensor, best: int, cfg: SampleReconstruct,
+                      **scores: list[float]) -> None:
     from PIL import Image
 
     from lift3d.pipelines.outputs import image_grid
@@ -229,4 +257,5 @@ def _write_candidates(media: Path, images: torch.Tensor, scores: list[float], be
     media.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(images.cpu(), columns=len(images))).save(media / "init_candidates.png")
     atomic_write_text(media / "init_candidates.json", json.dumps(
-        {"selection": cfg.selection.value, "scores": [round(s, 5) for s in scores], "chosen": best}, indent=2) + "\n")
+        {"selection": cfg.selection.value, "chosen": best,
+         **{k: [float(f"{s:.7g}") for s in v] for k, v in scores.items() if v}}, indent=2) + "\n")
