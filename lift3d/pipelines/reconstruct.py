@@ -71,7 +71,7 @@ class OptimizeConfig:
 
 REFINE = OptimizeConfig(
     steps=100, lr=GaussianLearningRates(means=1e-3, quats=5e-3, scales=5e-3, opacities=5e-3, sh0=3e-3, shN=5e-4),
-    guidance=SDSConfig(guidance_scale=3.0, timesteps=TimestepSchedule(0.02, 0.3)), guidance_weight=0.25)
+    guidance=SDSConfig(guidance_scale=3.0, timesteps=TimestepSchedule(0.02, 0.3)), guidance_weight=0.02)
 """Defaults of the refinement of ``feedforward+refine``: a good feed-forward result is only nudged (opacity and
 colour learning rates 10x / 3x below ``optimize``'s, guidance at t <= 0.3 only and at a quarter weight, where the
 novel-view prior sharpens rather than reshapes). Measured on 14 held-out objects with the shipped phase-6 model
