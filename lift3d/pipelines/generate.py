@@ -201,7 +201,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
         initial = sample_and_reconstruct(prior, cfg.prompt.strip(), cfg.init_sample,
                                          torch.Generator().manual_seed(cfg.seed), device, run.path / "media")
         reference = initial.reference if cfg.init_sample.reference_weight > 0 else None
-    elif state is not None and "reference" in state:
+    elif state is not None and "reference" in state and cfg.init_sample is not None:
         reference = state["reference"].to(device)
     rig = None
     for index, stage in enumerate(stages(cfg)):
