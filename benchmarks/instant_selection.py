@@ -38,6 +38,7 @@ from lift3d.pipelines.sample_reconstruct import (
     score_cameras,
     standardized_sum,
 )
+from lift3d.priors.likelihood import DenoisingLikelihood
 from lift3d.renderers.gaussians import GaussianRenderer
 from lift3d.scenes.gaussians import Gaussians
 
@@ -75,41 +76,6 @@ def consensus_scores(masks: torch.Tensor) -> torch.Tensor:
     return (iou.sum(1) - iou.diagonal()) / (k - 1)
 
 
-class PriorLikelihood:
-    """Denoising errors of the text prior on a candidate's renders (the Diffusion Classifier's ELBO proxy,
-    arXiv 2303.16203): per view, timesteps evenly spaced over (0, 1) with noises shared by every candidate
-    (common random numbers), conditional and unconditional."""
-
-    def __init__(self, prior, prompt: str, cfg: SampleReconstruct, timesteps: int = 8, seed: int = 0) -> None:
-        from lift3d.priors.base import Conditions
-
-        self.prior = prior
-        self.cameras = score_cameras(cfg, prior.resolution)
-        v = len(self.cameras)
-        n = prior.num_train_timesteps
-        self.t = ((torch.arange(timesteps) + 0.5) * n / timesteps).long().repeat_interleave(v)  # [T * V]
-        g = torch.Generator().manual_seed(seed)
-        self.noise = torch.randn(timesteps * v, prior.channels, prior.resolution, prior.resolution, generator=g)
-        cam = prior.camera_condition(self.cameras).repeat(timesteps, 1)
-        k = timesteps * v
-        self.conditions = Conditions(text=prior.embed_text([prompt]).expand(k, -1, -1),
-                                     uncond=prior.embed_text([""]).expand(k, -1, -1), camera=cam)
-        self.timesteps = timesteps
-
-    @torch.no_grad()
-    def __call__(self, scene: Gaussians) -> tuple[float, float]:
-        """(-mean conditional error, mean unconditional - conditional error) over views and timesteps."""
-        from lift3d.priors.base import Branch
-
-        images = GaussianRenderer()(scene, self.cameras, torch.ones(3)).rgb.clamp(0, 1)
-        x0 = self.prior.encode(images).repeat(self.timesteps, 1, 1, 1)
-        x_t = self.prior.add_noise(x0, self.t, self.noise)
-        eps = self.prior.predict(x_t, self.t, self.conditions, (Branch.TEXT, Branch.UNCOND))
-        cond = ((eps[Branch.TEXT] - self.noise) ** 2).mean()
-        uncond = ((eps[Branch.UNCOND] - self.noise) ** 2).mean()
-        return -float(cond), float(uncond - cond)
-
-
 def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -> dict:
     """Per-candidate scores of every rule and the ground-truth IoU / retrieval of ``prompt``'s candidates."""
     family, colour = parse_caption(prompt)
@@ -117,16 +83,20 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
     images = candidate_images(prior, prompt, cfg, torch.Generator().manual_seed(seed))
     contrast = CandidateScorer(prompt, cfg, device)
     cosine = CandidateScorer(prompt, replace(cfg, selection=Selection.CLIP_SCORE), device)
-    likelihood = PriorLikelihood(prior, prompt, cfg)
+    prior_cams = score_cameras(cfg, prior.resolution)
+    likelihood = DenoisingLikelihood(prior, prior.embed_text([prompt]), prior_cams)  # as the default selection
+    unconditional = DenoisingLikelihood(prior, prior.embed_text([""]), prior_cams)  # same noises and timesteps
     cams, renderer = eval_cameras(64), GaussianRenderer()
     rows, scenes = [], []
     for rgb in images:
         with torch.no_grad():
             scene = close_gaps(feedforward(model, rgba_over_white(rgb)))
             alpha = renderer(scene, cams, torch.ones(3)).alpha
+            views = renderer(scene, prior_cams, torch.ones(3)).rgb.clamp(0, 1)
+            nll = likelihood(views)
+            ratio = nll - unconditional(views)  # the implicit classifier: unconditional minus conditional error
         ious = {f: silhouette_iou(alpha, _canonical_alpha(f, colour, 1.0, 64)) for f in FAMILIES}
         scenes.append(scene)
-        nll, ratio = likelihood(scene)
         rows.append({"contrast": contrast(scene), "cosine": cosine(scene), "likelihood": nll, "implicit": ratio,
                      "iou": ious[family],
                      "retrieved": max(ious, key=ious.__getitem__) == family})

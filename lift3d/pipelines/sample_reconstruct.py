@@ -218,13 +218,14 @@ def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, gene
     if both:
         cams = score_cameras(cfg, prior.resolution).to(device)
         likelihood = DenoisingLikelihood(prior, prior.embed_text([prompt]), cams)
+        renderer = GaussianRenderer()
     scenes, clip_scores, likelihoods, rgbas = [], [], [], []
     for rgb in images:
         rgbas.append(rgba_over_white(rgb.cpu()))
         with torch.no_grad():
             scene = feedforward(model, rgbas[-1].to(device))
             if both:
-                likelihoods.append(likelihood(GaussianRenderer()(scene, cams, torch.ones(3, device=device)).rgb.clamp(0, 1)))
+                likelihoods.append(likelihood(renderer(scene, cams, torch.ones(3, device=device)).rgb.clamp(0, 1)))
         scenes.append(scene)
         clip_scores.append(scorer(scene))
     scores = standardized_sum(clip_scores, likelihoods) if both else clip_scores
