@@ -17,13 +17,13 @@ from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.pipelines.reconstruct import feedforward, load_model
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rigs import FieldScene
+from lift3d.pipelines.sample_terms import reference_losses
 from lift3d.pipelines.sample_reconstruct import (
     CandidateScorer,
     SampleReconstruct,
     Selection,
     close_gaps,
     contrast_prompts,
-    reference_losses,
     rgba_over_white,
     sample_and_reconstruct,
     standardized_sum,
@@ -73,7 +73,8 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     from lift3d.priors.bundled import BundledPrior
 
     prior = BundledPrior.from_pretrained(tiny_bundled_prior)
-    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4, close_gaps=False, selection=Selection.CONTRAST)
+    cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4, close_gaps=False, selection=Selection.CONTRAST,
+                            normalize_extent=0.0)
     chosen = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"),
                                     tmp_path)
     record = json.loads((tmp_path / "init_candidates.json").read_text())
@@ -94,6 +95,14 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     assert record["scores"] == pytest.approx(standardized_sum(record["clip"], record["likelihood"]), abs=1e-3)
     assert record["chosen"] == max(range(3), key=record["scores"].__getitem__)
     assert abs(scorer(both.scene) - record["clip"][record["chosen"]]) < 1e-4
+    # the consensus: the best-scored lifts, best first, as copies (the first stage optimizes the chosen scene)
+    assert len(both.consensus) == 3 and torch.equal(both.consensus[0].means, both.scene.means)
+    assert both.consensus[0].means is not both.scene.means
+    ranked = sorted(range(3), key=lambda i: -record["scores"][i])
+    assert [abs(scorer(c) - record["clip"][i]) < 1e-4 for c, i in zip(both.consensus, ranked)] == [True] * 3
+    two = sample_and_reconstruct(prior, "a red cube", replace(cfg, consensus=2, normalize_extent=1.0),
+                                 torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert len(two.consensus) == 2  # and each lift is centred at unit size (tests/test_sample_terms.py)
 
 
 def test_standardized_sum_closed_form() -> None:
@@ -133,17 +142,19 @@ def _cfg(prior: Path, out: Path, steps: int, **kw) -> GenerateConfig:
                           init_sample=SampleReconstruct(candidates=2, ddim_steps=2, score_views=2), **kw)
 
 
-@pytest.mark.parametrize("reference_weight", [0.0, 1000.0])
-def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_path: Path,
-                                                reference_weight: float) -> None:
+@pytest.mark.parametrize("terms", [{}, {"reference_weight": 1000.0, "normalize_extent": 0.0},
+                                   {"consensus_weight": 1000.0}])
+def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_path: Path, terms: dict) -> None:
     """The first stage starts from the chosen reconstruction (the model's Gaussian count, not num_points) and an
-    interrupted run resumes to the uninterrupted one bit for bit, also with the reference-view term (its image
-    travels in the checkpoint: the sample is not drawn again on resume)."""
+    interrupted run resumes to the uninterrupted one bit for bit, also with the reference-view or consensus term
+    (their images and lifts travel in the checkpoint: the samples are not drawn again on resume)."""
     from safetensors.torch import load_file
+
+    reference_weight = terms.get("reference_weight", 0.0)
 
     def cfg(out: Path, steps: int, **kw) -> GenerateConfig:
         c = _cfg(tiny_bundled_prior, out, steps, **kw)
-        return replace(c, init_sample=replace(c.init_sample, reference_weight=reference_weight))
+        return replace(c, init_sample=replace(c.init_sample, **terms))
 
     (a,) = generate(cfg(tmp_path / "a", 4))
     generate(cfg(tmp_path / "b", 2))
@@ -159,6 +170,10 @@ def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_pa
     assert first == _lifted("cube").means.shape[0] != 200
     logged = json.loads((a / "metrics.jsonl").read_text().splitlines()[0])
     assert ("reference" in logged) == (reference_weight > 0) and ("reference" in ta) == (reference_weight > 0)
+    consensus = "consensus_weight" in terms
+    assert ("consensus" in logged) == consensus and ("consensus.means" in ta) == consensus
+    if consensus:  # both candidates, stacked
+        assert ta["consensus.means"].shape == (2, first, 3)
 
 
 def test_generate_rejects_bad_init_sample_combinations(tmp_path: Path) -> None:
@@ -169,6 +184,12 @@ def test_generate_rejects_bad_init_sample_combinations(tmp_path: Path) -> None:
         generate(replace(base, init=tmp_path))
     with pytest.raises(LiftError, match="must be >= 1"):
         generate(replace(base, init_sample=SampleReconstruct(candidates=0)))
+    with pytest.raises(LiftError, match="consensus must be >= 1"):
+        generate(replace(base, init_sample=SampleReconstruct(consensus=0)))
+    with pytest.raises(LiftError, match="must be >= 0"):
+        generate(replace(base, init_sample=SampleReconstruct(consensus_weight=-1.0)))
+    with pytest.raises(LiftError, match="normalize-extent 0"):
+        generate(replace(base, init_sample=SampleReconstruct(reference_weight=1.0)))
     assert not (tmp_path / "run").exists()
 
 

@@ -26,6 +26,7 @@ from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
 from lift3d.pipelines.rigs import FieldScene
 from lift3d.pipelines.sample_reconstruct import SampleReconstruct
+from lift3d.pipelines.sample_terms import SampleTerms
 from lift3d.priors.perp_neg import PerpNegConfig
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.scenes.gaussians import Gaussians
@@ -140,6 +141,15 @@ def validate(cfg: GenerateConfig) -> None:
         if cfg.init_sample.candidates < 1 or cfg.init_sample.score_views < 1 or cfg.init_sample.ddim_steps < 1:
             raise LiftError("--init-sample.candidates, --init-sample.score-views and --init-sample.ddim-steps "
                             "must be >= 1")
+        sample = cfg.init_sample
+        if sample.consensus < 1:
+            raise LiftError(f"--init-sample.consensus must be >= 1 (1: the chosen lift alone), got {sample.consensus}")
+        if min(sample.normalize_extent, sample.consensus_weight, sample.reference_weight) < 0:
+            raise LiftError("--init-sample.normalize-extent, --init-sample.consensus-weight and "
+                            "--init-sample.reference-weight must be >= 0 (0 turns each off)")
+        if sample.reference_weight > 0 and sample.normalize_extent > 0:
+            raise LiftError("--init-sample.reference-weight needs --init-sample.normalize-extent 0: the reference "
+                            "image shows the lift at the model's own size and place")
 
 
 def _device(name: str) -> torch.device:
@@ -194,15 +204,19 @@ def generate_one(cfg: GenerateConfig) -> Path:
         from lift3d.viewer.live import start_live_viewer
 
         live, viewer = start_live_viewer(run.path, cfg.viewer_host, cfg.viewer_port)
-    initial = reference = None
+    initial = terms = None
     if cfg.init_sample is not None and state is None:
         from lift3d.pipelines.sample_reconstruct import sample_and_reconstruct
 
         initial = sample_and_reconstruct(prior, cfg.prompt.strip(), cfg.init_sample,
                                          torch.Generator().manual_seed(cfg.seed), device, run.path / "media")
-        reference = initial.reference if cfg.init_sample.reference_weight > 0 else None
-    elif state is not None and "reference" in state and cfg.init_sample is not None:
-        reference = state["reference"].to(device)
+        terms = initial.terms(cfg.init_sample)
+    elif state is not None and cfg.init_sample is not None:
+        from lift3d.pipelines.sample_terms import SampleTerms
+
+        terms = SampleTerms.from_state(state, cfg.init_sample, device)
+    if terms is not None and not terms.active:
+        terms = None
     rig = None
     for index, stage in enumerate(stages(cfg)):
         if index < stage_index:
@@ -217,7 +231,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
             load_guidance_state(guidance, state["guidance"])
         else:
             step = 0
-        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live, reference if index == 0 else None)
+        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live, terms)
         state = None
         if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
             del guidance
@@ -292,10 +306,11 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
 
 
 def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance, prompts, run, gen: torch.Generator,
-              step: int, live=None, reference: torch.Tensor | None = None) -> None:
+              step: int, live=None, terms: SampleTerms | None = None) -> None:
     """The optimization loop of one stage, from ``step`` to ``stage.steps``; ``live`` (a
-    :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step; ``reference`` (the
-    ``--init-sample`` image, ``[R, R, 4]``) adds its reference-view term and is saved with the checkpoints."""
+    :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step; ``terms`` (of an
+    ``--init-sample`` run: reference view, consensus silhouettes) add their losses and are saved with the
+    checkpoints."""
     from lift3d.pipelines.normalize_size import apply_move
     from lift3d.pipelines.outputs import save_validation
     from lift3d.progress import progress_bar
@@ -313,10 +328,8 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             reg = rig.regularize(out)
             if clip is not None:
                 reg["clip"] = clip(out.rgb)
-            if reference is not None:
-                from lift3d.pipelines.sample_reconstruct import reference_losses
-
-                reg.update(reference_losses(rig, reference, cfg.init_sample.reference_weight))
+            if terms is not None:
+                reg.update(terms.losses(rig, out.alpha, cams, index))
             loss = g_out.loss + sum(reg.values())
             rig.zero_grad()
             rig.before_backward(step, out)
@@ -341,7 +354,7 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
                 # final size normalization travels next to it and is applied on loading
                 run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance_state(guidance),
                                 "rng": gen.get_state(), **({} if move is None else {"normalize": move}),
-                                **({} if reference is None else {"reference": reference})})
+                                **({} if terms is None else terms.state())})
             if move is not None:
                 apply_move(rig, move)
             if step % cfg.val_every == 0 or step == stage.steps:

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from lift3d.pipelines.sample_terms import SampleTerms, stack_scenes, unstack_scenes
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
 
@@ -76,16 +77,33 @@ class SampleReconstruct:
     sample's. 0 turns it off."""
     reference_resolution: int = 64
     """Resolution at which the reference view is rendered (the sample is resized to it)."""
+    normalize_extent: float = 1.0
+    """Centre each lift's visual-hull box and scale its largest side to this, the procedural world's canonical
+    size, after scoring (lift3d/pipelines/normalize_size.py); a prompt fixes no absolute size and the samples'
+    vary by +-15 %. 0 keeps the model's size."""
+    consensus: int = 4
+    """The best-scored lifts (at most ``candidates``) whose per-pixel majority silhouettes every stage fits
+    (lift3d/pipelines/sample_terms.py)."""
+    consensus_weight: float = 0.0
+    """Weight of the consensus term (mask MSE against the majority silhouettes from each step's cameras); 0 turns
+    it off."""
 
 
 @dataclass
 class InitialSample:
-    """What :func:`sample_and_reconstruct` hands the first stage."""
+    """What :func:`sample_and_reconstruct` hands the stages."""
 
     scene: Gaussians
     """The chosen candidate's Gaussians."""
     reference: torch.Tensor
     """``[R, R, 4]`` the chosen sample over white with its mask, at ``reference_resolution``."""
+    consensus: list[Gaussians]
+    """The ``consensus`` best-scored candidates, best first (copies: the first stage optimizes ``scene``)."""
+
+    def terms(self, cfg: SampleReconstruct) -> SampleTerms:
+        """The reference-view and consensus terms ``cfg`` turns on."""
+        return SampleTerms(self.reference if cfg.reference_weight > 0 else None, cfg.reference_weight,
+                           stack_scenes(self.consensus) if cfg.consensus_weight > 0 else None, cfg.consensus_weight)
 
 
 def contrast_prompts(prompt: str) -> list[str]:
@@ -224,28 +242,40 @@ def sample_and_reconstruct(prior: Any, prompt: str, cfg: SampleReconstruct, gene
         rgbas.append(rgba_over_white(rgb.cpu()))
         with torch.no_grad():
             scene = feedforward(model, rgbas[-1].to(device))
+            scene = close_gaps(scene) if cfg.close_gaps else scene
             if both:
                 likelihoods.append(likelihood(renderer(scene, cams, torch.ones(3, device=device)).rgb.clamp(0, 1)))
         scenes.append(scene)
         clip_scores.append(scorer(scene))
     scores = standardized_sum(clip_scores, likelihoods) if both else clip_scores
-    best = max(range(len(scores)), key=scores.__getitem__)
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best = order[0]
     if media is not None:
         _write_candidates(media, images, best, cfg, scores=scores, clip=clip_scores, likelihood=likelihoods)
     size = cfg.reference_resolution
     reference = torch.nn.functional.interpolate(rgbas[best].permute(2, 0, 1)[None], size=(size, size),
                                                 mode="bilinear", antialias=True)[0].permute(1, 2, 0).clamp(0, 1)
-    return InitialSample(close_gaps(scenes[best]) if cfg.close_gaps else scenes[best], reference.to(device))
+    kept = [scenes[i] for i in order[:max(1, cfg.consensus)]]
+    if cfg.normalize_extent > 0:
+        for scene in kept:
+            normalize_lift(scene, cfg.normalize_extent)
+    return InitialSample(kept[0], reference.to(device), [copy_scene(s) for s in kept])
 
 
-def reference_losses(rig: Any, reference: torch.Tensor, weight: float) -> dict[str, torch.Tensor]:
-    """``weight`` x the RGB and mask MSE of ``rig``'s render from the input camera against ``reference [R, R, 4]``
-    (the term :attr:`SampleReconstruct.reference_weight` adds to the first stage)."""
-    from lift3d.recon.camera import input_camera
+def copy_scene(scene: Gaussians) -> Gaussians:
+    """A detached copy of ``scene``'s parameters."""
+    return unstack_scenes({k: v.detach().clone()[None] for k, v in scene.params.items()})[0]
 
-    out = rig.render(input_camera(reference.shape[0]).to(reference.device), (1.0, 1.0, 1.0), None)
-    return {"reference": weight * torch.nn.functional.mse_loss(out.rgb[0], reference[..., :3]),
-            "reference_mask": weight * torch.nn.functional.mse_loss(out.alpha[0], reference[..., 3:])}
+
+@torch.no_grad()
+def normalize_lift(scene: Gaussians, extent: float) -> Gaussians:
+    """Centre ``scene``'s visual-hull box on the origin and scale its largest side to ``extent``, in place
+    (:func:`lift3d.pipelines.normalize_size.normalize_size`); an invisible scene is left as is."""
+    from lift3d.pipelines.normalize_size import normalize_size
+    from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
+
+    normalize_size(GaussianRig(GaussianScene(), scene), extent)
+    return scene
 
 
 def _write_candidates(media: Path, images: torch.Tensor, best: int, cfg: SampleReconstruct,
