@@ -6,12 +6,14 @@ prior and lifted by the shipped feed-forward model exactly as ``init-sample:samp
 and, for the study only, by its silhouette IoU with the prompted family's canonical shape over the 16 evaluation
 views at 64 px (what ``lift3d eval`` measures, before any refinement). Then each rule picks one candidate among
 the first 8 and among all of them, and its mean IoU and retrieval are reported, with the oracle (best by the
-ground-truth IoU) as the ceiling.
+ground-truth IoU) as the ceiling. Last, what the default does now: every lift scaled to unit size
+(``normalize_lift``) and the majority silhouettes of the default score's top 1..6 (``majority_silhouettes``, the
+target of the consensus term, lift3d/pipelines/sample_terms.py), with the oracle among the unit-size lifts.
 
     OMP_NUM_THREADS=1 python benchmarks/instant_selection.py --candidates 16 --out outputs/selection.json
 
-Last line: ``instant_selection: contrast=<IoU> consensus=<IoU> oracle=<IoU> ratio=<consensus / contrast>``
-(all over all candidates).
+Last line: ``instant_selection: contrast=<IoU> contrast_likelihood=<IoU> majority4=<IoU> oracle=<IoU>
+ratio=<majority4 / contrast_likelihood>`` (all over all candidates; majority4: of the top 4 at unit size).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from lift3d.pipelines.sample_reconstruct import (
     Selection,
     candidate_images,
     close_gaps,
+    copy_scene,
+    normalize_lift,
     rgba_over_white,
     score_cameras,
     standardized_sum,
 )
+from lift3d.pipelines.sample_terms import majority_silhouettes
 from lift3d.priors.likelihood import DenoisingLikelihood
 from lift3d.renderers.gaussians import GaussianRenderer
 from lift3d.scenes.gaussians import Gaussians
@@ -87,7 +92,8 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
     likelihood = DenoisingLikelihood(prior, prior.embed_text([prompt]), prior_cams)  # as the default selection
     unconditional = DenoisingLikelihood(prior, prior.embed_text([""]), prior_cams)  # same noises and timesteps
     cams, renderer = eval_cameras(64), GaussianRenderer()
-    rows, scenes = [], []
+    canonical = _canonical_alpha(family, colour, 1.0, 64)
+    rows, scenes, normalized = [], [], []
     for rgb in images:
         with torch.no_grad():
             scene = close_gaps(feedforward(model, rgba_over_white(rgb)))
@@ -95,16 +101,32 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
             views = renderer(scene, prior_cams, torch.ones(3)).rgb.clamp(0, 1)
             nll = likelihood(views)
             ratio = nll - unconditional(views)  # the implicit classifier: unconditional minus conditional error
+            normalized.append(normalize_lift(copy_scene(scene), cfg.normalize_extent))
         ious = {f: silhouette_iou(alpha, _canonical_alpha(f, colour, 1.0, 64)) for f in FAMILIES}
         scenes.append(scene)
         rows.append({"contrast": contrast(scene), "cosine": cosine(scene), "likelihood": nll, "implicit": ratio,
-                     "iou": ious[family],
+                     "iou": ious[family], "iou_normalized": silhouette_iou(renderer(normalized[-1], cams,
+                                                                                    torch.ones(3)).alpha, canonical),
                      "retrieved": max(ious, key=ious.__getitem__) == family})
     masks = silhouettes(scenes, cfg)
+    majority = {}
     for k in (8, len(rows)):
         for i, c in enumerate(consensus_scores(masks[:k]).tolist()):
             rows[i][f"consensus@{k}"] = c
-    return {"prompt": prompt, "candidates": rows}
+        ranked = ranking(rows[:k])
+        majority[str(k)] = [silhouette_iou(majority_silhouettes([normalized[i] for i in ranked[:top]], cams), canonical)
+                            for top in range(1, MAJORITY_TOP + 1)]
+    return {"prompt": prompt, "candidates": rows, "majority_normalized": majority}
+
+
+MAJORITY_TOP = 6
+"""The study scores the majority silhouettes of the top 1..MAJORITY_TOP candidates."""
+
+
+def ranking(rows: list[dict]) -> list[int]:
+    """Indices of ``rows`` by the default score (contrast + likelihood z-scores), best first."""
+    sums = standardized_sum([r["contrast"] for r in rows], [r["likelihood"] for r in rows])
+    return sorted(range(len(rows)), key=lambda i: -sums[i])
 
 
 def pick(rows: list[dict], rule: str, k: int) -> dict:
@@ -117,8 +139,7 @@ def pick(rows: list[dict], rule: str, k: int) -> dict:
     if rule == "consensus":
         return max(head, key=lambda r: r[f"consensus@{k}"])
     if rule == "contrast+likelihood":  # the default, Selection.CONTRAST_LIKELIHOOD
-        sums = standardized_sum([r["contrast"] for r in head], [r["likelihood"] for r in head])
-        return head[max(range(len(head)), key=sums.__getitem__)]
+        return head[ranking(head)[0]]
     return max(head, key=lambda r: r[rule])
 
 
@@ -135,6 +156,14 @@ def report(studies: list[dict], candidates: int) -> dict[tuple[str, int], float]
             print(f"{rule:20s} of {k:2d}: IoU {means[(rule, k)]:.3f}  retrieval "
                   f"{sum(c['retrieved'] for c in chosen) / len(chosen):.0%}  "
                   + " ".join(f"{c['iou']:.2f}" for c in chosen), flush=True)
+        if all("majority_normalized" in s for s in studies):  # lifts at unit size; the default's top ones' majority
+            for top in range(MAJORITY_TOP):
+                ious = [s["majority_normalized"][str(k)][top] for s in studies]
+                means[(f"majority{top + 1}", k)] = sum(ious) / len(ious)
+                print(f"majority of top {top + 1} (unit size) of {k:2d}: IoU {means[(f'majority{top + 1}', k)]:.3f}  "
+                      + " ".join(f"{x:.2f}" for x in ious), flush=True)
+            best = [max(s["candidates"][:k], key=lambda r: r["iou_normalized"])["iou_normalized"] for s in studies]
+            print(f"{'oracle (unit size)':20s} of {k:2d}: IoU {sum(best) / len(best):.3f}", flush=True)
     return means
 
 
@@ -151,11 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.analyze is not None:
         saved = json.loads(args.analyze.read_text())
-        means = report(saved["studies"], saved["candidates"])
-        k = saved["candidates"]
-        print(f"instant_selection: contrast={means[('contrast', k)]:.3f} "
-              f"contrast_likelihood={means[('contrast+likelihood', k)]:.3f} oracle={means[('oracle', k)]:.3f} "
-              f"ratio={means[('contrast+likelihood', k)] / means[('contrast', k)]:.3f}")
+        summary(report(saved["studies"], saved["candidates"]), saved["candidates"])
         return
     torch.set_num_threads(args.threads)
     prior = BundledPriorSpec().build(torch.device("cpu"))
@@ -170,10 +195,16 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"candidates": args.candidates, "seed": args.seed, "studies": studies},
                                        indent=1) + "\n")
-    k = args.candidates
-    print(f"instant_selection: contrast={means[('contrast', k)]:.3f} "
-          f"contrast_likelihood={means[('contrast+likelihood', k)]:.3f} oracle={means[('oracle', k)]:.3f} "
-          f"ratio={means[('contrast+likelihood', k)] / means[('contrast', k)]:.3f}")
+    summary(means, args.candidates)
+
+
+def summary(means: dict[tuple[str, int], float], k: int) -> None:
+    """The last line (module docstring); studies saved before the majority rows report the contrast ratio."""
+    chosen = means[("contrast+likelihood", k)]
+    top = means.get(("majority4", k))
+    tail = (f"majority4={top:.3f} oracle={means[('oracle', k)]:.3f} ratio={top / chosen:.3f}" if top is not None
+            else f"oracle={means[('oracle', k)]:.3f} ratio={chosen / means[('contrast', k)]:.3f}")
+    print(f"instant_selection: contrast={means[('contrast', k)]:.3f} contrast_likelihood={chosen:.3f} {tail}")
 
 
 if __name__ == "__main__":

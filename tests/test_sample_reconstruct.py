@@ -17,7 +17,6 @@ from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.pipelines.reconstruct import feedforward, load_model
 from lift3d.pipelines.rig_gaussians import GaussianScene
 from lift3d.pipelines.rigs import FieldScene
-from lift3d.pipelines.sample_terms import reference_losses
 from lift3d.pipelines.sample_reconstruct import (
     CandidateScorer,
     SampleReconstruct,
@@ -28,6 +27,7 @@ from lift3d.pipelines.sample_reconstruct import (
     sample_and_reconstruct,
     standardized_sum,
 )
+from lift3d.pipelines.sample_terms import reference_losses
 from lift3d.recon.camera import input_camera
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
@@ -142,8 +142,9 @@ def _cfg(prior: Path, out: Path, steps: int, **kw) -> GenerateConfig:
                           init_sample=SampleReconstruct(candidates=2, ddim_steps=2, score_views=2), **kw)
 
 
-@pytest.mark.parametrize("terms", [{}, {"reference_weight": 1000.0, "normalize_extent": 0.0},
-                                   {"consensus_weight": 1000.0}])
+@pytest.mark.parametrize("terms", [{"consensus_weight": 0.0},
+                                   {"reference_weight": 1000.0, "normalize_extent": 0.0, "consensus_weight": 0.0},
+                                   {}])  # the default: the consensus term
 def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_path: Path, terms: dict) -> None:
     """The first stage starts from the chosen reconstruction (the model's Gaussian count, not num_points) and an
     interrupted run resumes to the uninterrupted one bit for bit, also with the reference-view or consensus term
@@ -170,7 +171,7 @@ def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_pa
     assert first == _lifted("cube").means.shape[0] != 200
     logged = json.loads((a / "metrics.jsonl").read_text().splitlines()[0])
     assert ("reference" in logged) == (reference_weight > 0) and ("reference" in ta) == (reference_weight > 0)
-    consensus = "consensus_weight" in terms
+    consensus = terms.get("consensus_weight", SampleReconstruct.consensus_weight) > 0
     assert ("consensus" in logged) == consensus and ("consensus.means" in ta) == consensus
     if consensus:  # both candidates, stacked
         assert ta["consensus.means"].shape == (2, first, 3)

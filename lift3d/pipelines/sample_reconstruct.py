@@ -84,9 +84,9 @@ class SampleReconstruct:
     consensus: int = 4
     """The best-scored lifts (at most ``candidates``) whose per-pixel majority silhouettes every stage fits
     (lift3d/pipelines/sample_terms.py)."""
-    consensus_weight: float = 0.0
-    """Weight of the consensus term (mask MSE against the majority silhouettes from each step's cameras); 0 turns
-    it off."""
+    consensus_weight: float = 1000.0
+    """Weight of the consensus term (mask MSE against the majority silhouettes from each step's cameras; at 4 views
+    of 32 px, 1000 gives a wrong pixel about twice the pull score distillation gives it); 0 turns it off."""
 
 
 @dataclass
