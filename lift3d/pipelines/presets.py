@@ -11,7 +11,8 @@ flag can still change. All run on the bundled prior by default (``--prior`` swit
 * ``nfsd``: density grid + noise-free score distillation (arXiv 2310.17590).
 * ``reward``: density grid + reward-weighted SDS (RewardSDS, arXiv 2503.09601).
 * ``instant``: the best of 8 prior samples lifted to Gaussians by the feed-forward model, then SDS on them and a
-  mesh refine (text to image to 3D, as Instant3D, arXiv 2311.06214; lift3d/pipelines/sample_reconstruct.py).
+  mesh refine (text to image to 3D, as Instant3D, arXiv 2311.06214; lift3d/pipelines/sample_reconstruct.py), both
+  held to the majority silhouettes of the top 4 lifts at unit size (lift3d/pipelines/sample_terms.py).
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ Why it helps with the bundled prior (docs/generate.md): the prior draws each sha
 camera, so score distillation, which asks every view for its own sample, averages several yaws of a cube into a
 round tube. One sample lifted by a model trained on whole objects is one consistent object.
 
+The best-scored ``consensus`` lifts are then centred and scaled to the world's unit size (a prompt fixes no
+absolute size), the first stage starts from the best of them, and every stage fits the per-pixel majority of their
+silhouettes (:mod:`lift3d.pipelines.sample_terms`): a prompt names a family, and the majority of several of its
+samples is nearer its typical shape than any one sample.
+
 Scores (:class:`Selection`):
 
 * ``CONTRAST``: the mean over views of the log-probability CLIP gives the prompt against contrast prompts, the
@@ -85,8 +90,9 @@ class SampleReconstruct:
     """The best-scored lifts (at most ``candidates``) whose per-pixel majority silhouettes every stage fits
     (lift3d/pipelines/sample_terms.py)."""
     consensus_weight: float = 1000.0
-    """Weight of the consensus term (mask MSE against the majority silhouettes from each step's cameras; at 4 views
-    of 32 px, 1000 gives a wrong pixel about twice the pull score distillation gives it); 0 turns it off."""
+    """Weight of the consensus term, the mask MSE against the majority silhouettes from each step's cameras (at 4
+    views of 32 px a fully wrong pixel's alpha gets a gradient of 2 x 1000 / 4096 = 0.5, where score distillation's
+    per-pixel RMS is 0.17-0.33); 0 turns it off."""
 
 
 @dataclass

@@ -72,7 +72,7 @@ class SampleTerms:
     consensus: dict[str, torch.Tensor] | None = None
     """The consensus lifts, stacked (:func:`stack_scenes`), best-scored first."""
     consensus_weight: float = 0.0
-    _scenes: list[Gaussians] | None = field(default=None, repr=False)
+    _scenes: list[Gaussians] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def active(self) -> bool:
