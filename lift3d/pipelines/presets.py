@@ -34,7 +34,8 @@ _HASH = FieldScene(field=HashGridConfig(encoding=HashEncodingConfig(num_levels=8
                                                                     base_resolution=8, max_resolution=128),
                                         hidden_dim=32, activation=BLOB), lr=0.01)
 
-_INSTANT = GenerateConfig(stage=replace(_COARSE, scene=GaussianScene(), steps=150), refine=replace(_REFINE, steps=100),
+_INSTANT = GenerateConfig(stage=replace(_COARSE, scene=GaussianScene(), steps=150),
+                          refine=replace(_REFINE, steps=100, scene=MeshScene(lr_vertices=1e-3)),
                           init_sample=SampleReconstruct())
 
 PRESETS: dict[str, GenerateConfig] = {

@@ -55,7 +55,8 @@ class Selection(str, Enum):
 
 @dataclass(frozen=True)
 class SampleReconstruct:
-    """Start the first stage from the best of several prior samples lifted by the feed-forward model."""
+    """Start the first stage from the best of several prior samples lifted by the feed-forward model; every stage
+    is held to the majority silhouettes of the best few, at unit size."""
 
     candidates: int = 8
     """Images sampled from the prior (each lifted and scored; the best is kept)."""
