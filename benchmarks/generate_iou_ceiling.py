@@ -23,6 +23,7 @@ import torch
 
 from lift3d.data import procedural_object, render_object
 from lift3d.pipelines.evaluate import _canonical_alpha, eval_cameras, silhouette_iou
+from lift3d.pipelines.sample_terms import majority
 
 FAMILIES = ("cube", "sphere", "cone", "torus", "cylinder", "pyramid", "capsule", "octahedron", "mushroom", "table")
 """The families of benchmarks/generate_quality.py's ten prompts."""
@@ -32,7 +33,7 @@ TARGET = 0.85
 def majority_iou(alphas: torch.Tensor, canonical: torch.Tensor, k: int) -> float:
     """Mean IoU with ``canonical`` of the majority silhouettes of consecutive groups of ``k`` of ``alphas [N, ...]``."""
     groups = [alphas[i:i + k] for i in range(0, len(alphas) - k + 1, k)]
-    return sum(silhouette_iou((g.mean(0) > 0.5).float(), canonical) for g in groups) / len(groups)
+    return sum(silhouette_iou(majority(g), canonical) for g in groups) / len(groups)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ and, for the study only, by its silhouette IoU with the prompted family's canoni
 views at 64 px (what ``lift3d eval`` measures, before any refinement). Then each rule picks one candidate among
 the first 8 and among all of them, and its mean IoU and retrieval are reported, with the oracle (best by the
 ground-truth IoU) as the ceiling. Last, what the default does now: every lift scaled to unit size
-(``normalize_lift``) and the majority silhouettes of the default score's top 1..6 (``majority_silhouettes``, the
+(``normalize_lift``) and the majority silhouettes of the default score's top 1..6 (``majority``, the
 target of the consensus term, lift3d/pipelines/sample_terms.py), with the oracle among the unit-size lifts.
 
     OMP_NUM_THREADS=1 python benchmarks/instant_selection.py --candidates 16 --out outputs/selection.json
@@ -42,7 +42,7 @@ from lift3d.pipelines.sample_reconstruct import (
     score_cameras,
     standardized_sum,
 )
-from lift3d.pipelines.sample_terms import majority_silhouettes
+from lift3d.pipelines.sample_terms import majority
 from lift3d.priors.likelihood import DenoisingLikelihood
 from lift3d.renderers.gaussians import GaussianRenderer
 from lift3d.scenes.gaussians import Gaussians
@@ -93,7 +93,7 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
     unconditional = DenoisingLikelihood(prior, prior.embed_text([""]), prior_cams)  # same noises and timesteps
     cams, renderer = eval_cameras(64), GaussianRenderer()
     canonical = _canonical_alpha(family, colour, 1.0, 64)
-    rows, scenes, normalized = [], [], []
+    rows, scenes, unit_alphas = [], [], []
     for rgb in images:
         with torch.no_grad():
             scene = close_gaps(feedforward(model, rgba_over_white(rgb)))
@@ -101,22 +101,22 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
             views = renderer(scene, prior_cams, torch.ones(3)).rgb.clamp(0, 1)
             nll = likelihood(views)
             ratio = nll - unconditional(views)  # the implicit classifier: unconditional minus conditional error
-            normalized.append(normalize_lift(copy_scene(scene), cfg.normalize_extent))
+            unit_alphas.append(renderer(normalize_lift(copy_scene(scene), cfg.normalize_extent), cams,
+                                        torch.ones(3)).alpha)
         ious = {f: silhouette_iou(alpha, _canonical_alpha(f, colour, 1.0, 64)) for f in FAMILIES}
         scenes.append(scene)
         rows.append({"contrast": contrast(scene), "cosine": cosine(scene), "likelihood": nll, "implicit": ratio,
-                     "iou": ious[family], "iou_normalized": silhouette_iou(renderer(normalized[-1], cams,
-                                                                                    torch.ones(3)).alpha, canonical),
+                     "iou": ious[family], "iou_normalized": silhouette_iou(unit_alphas[-1], canonical),
                      "retrieved": max(ious, key=ious.__getitem__) == family})
     masks = silhouettes(scenes, cfg)
-    majority = {}
+    majorities = {}
     for k in (8, len(rows)):
         for i, c in enumerate(consensus_scores(masks[:k]).tolist()):
             rows[i][f"consensus@{k}"] = c
         ranked = ranking(rows[:k])
-        majority[str(k)] = [silhouette_iou(majority_silhouettes([normalized[i] for i in ranked[:top]], cams), canonical)
+        majorities[str(k)] = [silhouette_iou(majority(torch.stack([unit_alphas[i] for i in ranked[:top]])), canonical)
                             for top in range(1, MAJORITY_TOP + 1)]
-    return {"prompt": prompt, "candidates": rows, "majority_normalized": majority}
+    return {"prompt": prompt, "candidates": rows, "majority_normalized": majorities}
 
 
 MAJORITY_TOP = 6

@@ -42,15 +42,20 @@ def unstack_scenes(stacked: dict[str, torch.Tensor]) -> list[Gaussians]:
             for i in range(count)]
 
 
+def majority(alphas: torch.Tensor) -> torch.Tensor:
+    """Per pixel, 1 where the mean of ``alphas [K, ...]`` (K silhouettes of the same views) exceeds 1/2, else 0."""
+    mean = alphas.mean(0)
+    return (mean > 0.5).to(mean.dtype)
+
+
 @torch.no_grad()
 def majority_silhouettes(scenes: list[Gaussians], cameras, renderer=None) -> torch.Tensor:
-    """``[B, H, W, 1]`` 1 where the mean alpha of ``scenes`` seen from ``cameras`` exceeds 1/2, else 0."""
+    """``[B, H, W, 1]``: the :func:`majority` of the alphas of ``scenes`` seen from ``cameras``."""
     from lift3d.renderers.gaussians import GaussianRenderer
 
     renderer = renderer or GaussianRenderer()
     white = torch.ones(3, device=scenes[0].means.device)
-    mean = torch.stack([renderer(s, cameras, white).alpha for s in scenes]).mean(0)
-    return (mean > 0.5).to(mean.dtype)
+    return majority(torch.stack([renderer(s, cameras, white).alpha for s in scenes]))
 
 
 def reference_losses(rig: Any, reference: torch.Tensor, weight: float) -> dict[str, torch.Tensor]:
@@ -104,4 +109,4 @@ class SampleTerms:
                    cfg.consensus_weight)
 
 
-__all__ = ["SampleTerms", "majority_silhouettes", "reference_losses", "stack_scenes", "unstack_scenes"]
+__all__ = ["SampleTerms", "majority", "majority_silhouettes", "reference_losses", "stack_scenes", "unstack_scenes"]
