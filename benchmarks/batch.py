@@ -27,6 +27,18 @@ def tiny_prior(path: Path) -> Path:
     return path
 
 
+def _check(result, expected: int, what: str) -> None:
+    """Jobs that died (a worker killed by the OOM killer, a crash; Ray retried them) stop the benchmark with one line."""
+    if result.done == expected:
+        return
+    from lift3d.batch.manifest import Manifest
+
+    errors = [r.get("error") for r in Manifest(result.manifest).records() if r.get("status") != "done"]
+    first = next((e for e in errors if e), "no error recorded")
+    raise SystemExit(f"benchmarks/batch.py: {what}: {expected - result.done} of {expected} jobs did not finish "
+                     f"(first error: {first})")
+
+
 def jobs_per_hour(workers: int, jobs: int, steps: int, prior: Path, root: Path) -> float:
     import ray
 
@@ -42,13 +54,14 @@ def jobs_per_hour(workers: int, jobs: int, steps: int, prior: Path, root: Path) 
     (root / "timed.txt").write_text("\n".join(f"{p} (seed {i})" for i, p in enumerate(prompts[workers:])) + "\n")
     ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=128 * 1024 ** 2, log_to_driver=False)
     try:
-        run_batch(BatchConfig(jobs=root / "warmup.txt", output=root / f"warm{workers}", quiet=True), args)
+        warm = run_batch(BatchConfig(jobs=root / "warmup.txt", output=root / f"warm{workers}", quiet=True), args)
+        _check(warm, workers, f"warm-up ({workers} worker(s))")
         start = time.perf_counter()
         result = run_batch(BatchConfig(jobs=root / "timed.txt", output=root / f"timed{workers}", quiet=True), args)
         seconds = time.perf_counter() - start
     finally:
         ray.shutdown()
-    assert result.done == jobs, result
+    _check(result, jobs, f"timed run ({workers} worker(s))")
     rate = jobs / seconds * 3600
     records = Manifest(result.manifest).records()
     busy = sum(r["seconds"] for r in records) / len(records)

@@ -9,16 +9,18 @@ Usage: python benchmarks/export.py [--resolutions 128 256] [--target-faces 20000
 
 The baseline runs in a child process and is stopped after ``--baseline-timeout`` seconds (xatlas cannot be
 interrupted in-process); a stopped baseline is reported with ``baseline_stopped=yes``: its time and the
-ratio are then lower bounds.
+ratio are then lower bounds. A baseline child that dies instead (OOM killer, signal, non-zero exit) stops
+the run with one line naming it (``benchmarks/_child.py``). The peak RSS of this process and of the
+baseline child is printed before the last line.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
 
 import torch
+from _child import ChildTimeout, peak_rss_line, run_in_child
 
 from lift3d.data import procedural_object
 from lift3d.export import clean_mesh, decimate, extract_mesh
@@ -35,21 +37,23 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t
 
 
-def _full_bake(mesh, texture: int) -> None:
-    textured_mesh(mesh, albedo, texture)
+def _full_bake(mesh, texture: int) -> float:
+    return timed(textured_mesh, mesh, albedo, texture)[1]
 
 
 def timed_with_timeout(mesh, texture: int, timeout: float) -> tuple[float, bool]:
-    """Seconds to unwrap + bake ``mesh`` in a forked child; ``(timeout, True)`` when it had to be stopped."""
-    child = multiprocessing.get_context("fork").Process(target=_full_bake, args=(mesh, texture))
-    start = time.perf_counter()
-    child.start()
-    child.join(timeout)
-    if child.is_alive():
-        child.terminate()
-        child.join()
+    """Seconds to unwrap + bake ``mesh`` in a child; ``(timeout, True)`` when it had to be stopped.
+
+    The child is spawned, not forked: a child forked from a parent that has used torch's OpenMP threads
+    can deadlock (it did here with 2 threads: every baseline was "stopped" with the child idle). The time
+    is measured inside the child (process start and imports excluded); ``timeout`` includes them.
+    """
+    try:
+        return run_in_child(_full_bake, mesh, texture, timeout=timeout,
+                            what=f"the baseline child (unwrap + bake of {len(mesh.faces)} faces)",
+                            hint="rerun with smaller --resolutions or --texture"), False
+    except ChildTimeout:
         return timeout, True
-    return time.perf_counter() - start, False
 
 
 def main() -> None:
@@ -77,6 +81,7 @@ def main() -> None:
         ours, base = t_mc + t_clean + t_dec + t_low, t_mc + t_clean + t_full
         full = f">{t_full:.0f} (stopped)" if stopped else f"{t_full:.2f}"
         print(f"| {res}^3 | {len(raw.faces)} | {t_mc:.2f} | {t_clean:.2f} | {t_dec:.2f} | {t_low:.2f} | {full} |", flush=True)
+    print(peak_rss_line(), flush=True)
     note = " baseline_stopped=yes (baseline and ratio are lower bounds)" if stopped else ""
     print(f"export: ours={ours:.2f}s baseline={base:.2f}s{note} ratio={base / ours:.2f}")
 

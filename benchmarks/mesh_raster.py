@@ -18,6 +18,7 @@ import time
 import numpy as np
 import torch
 import trimesh
+from _child import peak_rss_line
 
 from lift3d.cameras import Cameras
 from lift3d.renderers._mesh_raster import rasterize, rasterize_brute_force
@@ -77,6 +78,7 @@ def main() -> None:
             print(f"{faces.shape[0]:>7} {size:>4}x{size:<4} {ours:>9.4f} {brute:>10.2f} {brute / ours:>7.0f}x "
                   f"{fwd:>10.3f} {bwd:>7.3f}")
             last = (ours, brute)
+    print(peak_rss_line(), flush=True)
     ours, brute = last
     print(f"mesh_raster: ours={ours:.4f} baseline={brute:.2f} ratio={brute / ours:.0f}")
 

@@ -14,6 +14,7 @@ import argparse
 import time
 
 import torch
+from _child import peak_rss_line
 
 from lift3d.cameras import Cameras
 from lift3d.data import procedural_object
@@ -95,6 +96,7 @@ def main() -> None:
         t_f, t_fb = timed(fwd, args.repeats), timed(fwd_bwd, args.repeats)
         speed[name] = rays / t_f
         print(f"| {name} | {n} | {diff:.2e} | {rays / t_f:,.0f} | {n / t_f:,.0f} | {rays / t_fb:,.0f} |")
+    print(peak_rss_line(), flush=True)
     ours, base = speed["ours (occupancy skipping)"], speed["baseline (no skipping)"]
     print(f"volume: ours={ours:.0f} baseline={base:.0f} ratio={ours / base:.2f}")
 

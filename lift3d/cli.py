@@ -2,8 +2,11 @@
 
 ``lift3d --help`` must stay instant, so this module imports neither torch nor any subcommand:
 each subcommand's module (and its config dataclasses) is imported only when that subcommand runs,
-and parses its own flags with tyro. User errors (:class:`lift3d.types.LiftError`, and tyro's own
-messages for unknown flags) end in one clear line and a non-zero exit code, never a traceback.
+and parses its own flags with tyro through :func:`lift3d.errors.parse_args` (so flags may come before or
+after subcommand selectors such as ``prior:stable-diffusion``). Every failure is one line on stderr, never a
+traceback: user errors (:class:`lift3d.types.LiftError`) exit 1, usage errors (unknown flags, bad values)
+exit 2, and anything unexpected exits 1 naming the error and a log file with its full traceback
+(:func:`lift3d.errors.report_crash`).
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ class Command:
 
 
 def _playground(argv: list[str]) -> None:
-    import tyro
-
+    from lift3d.errors import parse_args
     from lift3d.pipelines.playground import PlaygroundConfig, run_playground
 
-    path = run_playground(tyro.cli(PlaygroundConfig, args=argv, prog="lift3d playground"))
+    path = run_playground(parse_args(PlaygroundConfig, argv, "lift3d playground"))
     print(f"progress grid: {path}", file=sys.stderr)
 
 
@@ -86,11 +88,9 @@ def _view(argv: list[str]) -> None:
 
 
 def _make_dataset(argv: list[str]) -> None:
-    import tyro
+    from lift3d.data.write import main
 
-    from lift3d.data.write import WriteDatasetConfig, write_dataset
-
-    write_dataset(tyro.cli(WriteDatasetConfig, args=argv, prog="lift3d make-dataset"))
+    main(argv, prog="lift3d make-dataset")
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -140,10 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lift3d: error: unknown command {args[0]!r}; choose one of: {', '.join(by_name)} (see lift3d --help)",
               file=sys.stderr)
         return 2
+    return _run(command, args[1:])
+
+
+def _run(command: Command, argv: list[str]) -> int:
+    """Run ``command`` on ``argv``; every way it can fail ends in one line on stderr and an exit code."""
     from lift3d.types import LiftError
 
     try:
-        command.run(args[1:])
+        command.run(argv)
     except LiftError as e:
         print(f"lift3d {command.name}: error: {e}", file=sys.stderr)
         return 1
@@ -151,9 +156,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lift3d {command.name}: interrupted; rerun with --resume to continue from the last checkpoint",
               file=sys.stderr)
         return 130
-    except SystemExit as e:  # tyro exits 2 on bad flags after printing its message
-        return e.code if isinstance(e.code, int) else 1
+    except SystemExit as e:  # --help (0); usage errors (2) already printed their line in parse_args
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        print(f"lift3d {command.name}: error: {e.code}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: one line naming it and the log with its traceback
+        if isinstance(e, BrokenPipeError) and _stdout_closed():
+            return 141  # our reader went away (``lift3d ... --help | head``): stop quietly, as on SIGPIPE
+        from lift3d.errors import report_crash
+
+        print(report_crash(command.name, argv, e), file=sys.stderr)
+        return 1
     return 0
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (not, say, a socket of the viewer); if so, it is pointed
+    at /dev/null so that Python's own flush at exit does not fail again."""
+    import os
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        closed = any(events & select.POLLERR for _, events in poller.poll(0))
+        if closed:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or stdout is not a file
+        return False
+    return closed
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import shutil
@@ -35,6 +36,23 @@ def _get(url: str) -> tuple[int, bytes]:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+def _request(server: ViewerServer, path: str = "/api/state", method: str = "GET",
+             headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPResponse, bytes]:
+    """``(status, response, body)`` of one raw request to ``server`` (headers as given, Host included)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, path, headers={"Host": f"127.0.0.1:{server.port}", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response, response.read()
+    finally:
+        conn.close()
+
+
+def _refused(code: int, body: bytes, message: str) -> bool:
+    error = json.loads(body)["error"]
+    return code == 403 and message in error and "\n" not in error
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -91,6 +109,107 @@ def test_exposed_host_prints_a_warning(tmp_path, capsys):
     server = ViewerServer(open_source(make_run(tmp_path / "run")), host="0.0.0.0", port=0).start()
     server.close()
     assert "reachable from other machines" in capsys.readouterr().err
+
+
+def test_foreign_hosts_are_refused_and_loopback_hosts_served(served):
+    port = served.port
+    # DNS rebinding: a web page whose own name now resolves to 127.0.0.1 sends that name
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "", f"localhost:{port}x",
+                 f"192.168.1.20:{port}"):
+        code, _, body = _request(served, headers={"Host": host})
+        assert _refused(code, body, "is not this viewer's"), host
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}", "localhost:8022",
+                 "127.0.0.1"):  # any port: an ssh tunnel (-L 8022:localhost:7007) keeps working
+        code, _, body = _request(served, headers={"Host": host})
+        assert code == 200 and "a red cube" in json.loads(body)["title"], host
+
+
+def test_cross_origin_requests_are_refused_same_origin_posts_served(served):
+    export = "/api/export?v=0"
+    run = served.source.run.path
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                    {"Origin": f"http://localhost:{served.port}"},  # Host says 127.0.0.1: another origin
+                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
+        code, _, body = _request(served, export, "POST", headers)
+        assert _refused(code, body, "cross-"), headers
+    code, _, body = _request(served, "/api/state", headers={"Origin": "http://evil.example"})
+    assert _refused(code, body, "cross-origin"), "a cross-origin fetch of the state must not be served either"
+    assert not (run / "export-view").exists()
+    code, _, body = _request(served, export, "POST", {"Origin": f"http://127.0.0.1:{served.port}",
+                                                      "Sec-Fetch-Site": "same-origin"})
+    assert code == 200 and all(Path(p).is_file() for p in json.loads(body)["written"]), body
+    assert (run / "export-view").is_dir()
+
+
+def test_exposed_bind_requires_the_token(tmp_path, capsys):
+    server = ViewerServer(open_source(make_run(tmp_path / "run")), host="0.0.0.0", port=0).start()
+    try:
+        token = server.token
+        assert token and len(token) >= 32 and server.page_url == f"{server.url}?token={token}"
+        assert token in capsys.readouterr().err  # the warning says where to open it from elsewhere
+        for path in ("/", "/api/state", "/api/frame?size=32", "/api/state?token=wrong", "/api/state?token="):
+            code, _, body = _request(server, path)
+            assert _refused(code, body, "needs its token"), path
+        code, _, body = _request(server, "/api/export?v=0", "POST")
+        assert _refused(code, body, "needs its token")
+        code, response, body = _request(server, f"/?token={token}")
+        cookie = response.getheader("Set-Cookie")
+        assert code == 200 and b"/api/frame" in body and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        pair = cookie.split(";")[0]
+        assert _request(server, "/api/state", headers={"Cookie": f"other=1; {pair}"})[0] == 200  # the page's polls
+        assert _request(server, f"/api/state?token={token}")[0] == 200
+        assert _request(server, "/api/state", headers={"Cookie": f"{server.cookie_name}=wrong"})[0] == 403
+        # a wildcard bind answers to IP addresses and this machine's name, still not to other names
+        assert _request(server, f"/api/state?token={token}", headers={"Host": f"192.0.2.7:{server.port}"})[0] == 200
+        code, _, body = _request(server, f"/api/state?token={token}", headers={"Host": "evil.example"})
+        assert _refused(code, body, "is not this viewer's")
+    finally:
+        server.close()
+
+
+def test_loopback_token_on_request(served):
+    assert served.token is None and served.page_url == served.url  # loopback: no token needed
+    server = ViewerServer(served.source, port=0, require_token=True).start()
+    try:
+        assert _request(server)[0] == 403 and _request(server, f"/api/state?token={server.token}")[0] == 200
+    finally:
+        server.close()
+
+
+def test_live_viewer_beyond_loopback_gets_the_same_checks(tmp_path, capsys):
+    from lift3d.viewer.live import start_live_viewer
+
+    _, server = start_live_viewer(make_run(tmp_path / "run"), "0.0.0.0", 0)
+    try:
+        printed = capsys.readouterr().err
+        assert f"viewer: {server.page_url} (live" in printed and server.token in server.page_url
+        assert _request(server)[0] == 403
+        assert _request(server, f"/api/state?token={server.token}", headers={"Host": "evil.example"})[0] == 403
+        code, _, body = _request(server, f"/api/state?token={server.token}")
+        assert code == 200 and json.loads(body)["versions"][0] == "live"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "99999"], "port 99999 is out of range 0-65535; pass --port 7007"),
+    (["--port", "-1"], "port -1 is out of range"),
+    (["--port", "70000", "--host", "0.0.0.0"], "port 70000 is out of range"),
+    (["--host", "no-such-host.invalid"], "cannot resolve host 'no-such-host.invalid'"),
+    (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1: it is not an address of this machine"),
+    (["--port", "HELD"], "is already in use; pass --port N"),
+])
+def test_bad_address_is_one_line_before_loading(tmp_path, capsys, args, message):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        args = [str(held.getsockname()[1]) if a == "HELD" else a for a in args]
+        # the path does not exist: the address is checked first, before anything is loaded
+        assert cli_main(["view", str(tmp_path / "missing"), *args]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lift3d view: error: ") and message in err[0], err
+    with pytest.raises(LiftError, match="out of range"):
+        ViewerServer(open_source(make_run(tmp_path / "run")), port=65536)
 
 
 def test_files_open_splats_and_meshes(tmp_path):

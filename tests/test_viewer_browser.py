@@ -57,6 +57,31 @@ def test_live_viewer_orbits_compares_versions_exports_and_stops_by_itself(tmp_pa
         assert s.connect_ex(("127.0.0.1", server.port)) != 0, "the port is still open"
 
 
+def test_live_viewer_with_a_token(tmp_path):
+    """Bound beyond loopback: the printed URL (with ?token=) works; afterwards its cookie alone does."""
+    run = make_run(tmp_path / "run")
+    server = ViewerServer(open_source(run), host="0.0.0.0", port=0).start()
+    try:
+        assert server.token is not None
+        with chromium() as driver:
+            driver.get(server.url)  # no token, no cookie yet: refused in one line that says what to do
+            assert "needs its token" in driver.find_element(By.TAG_NAME, "body").text
+            driver.get(server.page_url)
+            _settled(driver, 0)
+            assert_object_centred(element_image(driver.find_element(By.ID, "view")))
+            assert "a red cube" in driver.find_element(By.ID, "title").text
+
+            driver.get(server.url)  # the cookie the first visit set carries the token: frames and exports
+            _settled(driver, 0)
+            assert_object_centred(element_image(driver.find_element(By.ID, "view")))
+            driver.find_element(By.ID, "export").click()
+            wait_for(driver, "document.getElementById('written').textContent.includes('splats.ply')", timeout=60)
+            assert any((run / "export-view").rglob("splats.ply"))
+            assert driver.find_element(By.ID, "error").text == ""
+    finally:
+        server.close()
+
+
 def test_static_page_from_a_file_url(tmp_path):
     import imageio.v3 as iio
     import trimesh

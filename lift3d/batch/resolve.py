@@ -46,12 +46,14 @@ def _parse(cls: type, default: Any, args: tuple[str, ...], command: str, where: 
     """``tyro.cli`` on ``args`` over ``default``; a bad flag becomes one :class:`LiftError` line."""
     import tyro
 
+    from lift3d.errors import tyro_config
+
     if not args:
         return default
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
-            return tyro.cli(cls, default=default, args=list(args), prog=f"lift3d {command}")
+            return tyro.cli(cls, default=default, args=list(args), prog=f"lift3d {command}", config=tyro_config())
     except SystemExit:
         raise LiftError(f"{where}: invalid options for {command}: {' '.join(args)} "
                         f"(check them with lift3d {command} --help)") from None

@@ -136,6 +136,8 @@ def main(argv: list[str], prog: str = "lift3d batch") -> None:
     """CLI: ``lift3d batch JOBS [batch options] [-- options for every job's generate/reconstruct]``."""
     import tyro
 
+    from lift3d.errors import parse_args
+
     argv = list(argv)
     shared: list[str] = []
     if "--" in argv:
@@ -143,7 +145,7 @@ def main(argv: list[str], prog: str = "lift3d batch") -> None:
         argv, shared = argv[:i], argv[i + 1:]
     if argv and not argv[0].startswith("-"):
         argv = ["--jobs", *argv]
-    cfg = tyro.cli(Annotated[BatchConfig, tyro.conf.arg()], args=argv, prog=prog)
+    cfg = parse_args(Annotated[BatchConfig, tyro.conf.arg()], argv, prog)
     if not str(cfg.jobs) or str(cfg.jobs) == ".":
         raise LiftError("no jobs file; usage: lift3d batch prompts.txt [-- generate options]")
     try:

@@ -41,10 +41,10 @@ def write_dataset(cfg: WriteDatasetConfig) -> dict[str, list[Path]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    import tyro
+def main(argv: list[str] | None = None, prog: str = "python -m lift3d.data.write") -> None:
+    from lift3d.errors import parse_args
 
-    write_dataset(tyro.cli(WriteDatasetConfig, args=argv, prog="python -m lift3d.data.write"))
+    write_dataset(parse_args(WriteDatasetConfig, sys.argv[1:] if argv is None else argv, prog))
 
 
 if __name__ == "__main__":

@@ -161,9 +161,9 @@ class EvalConfig:
 
 
 def main(argv: list[str], prog: str = "lift3d eval") -> None:
-    import tyro
+    from lift3d.errors import parse_args
 
-    cfg = tyro.cli(EvalConfig, args=argv, prog=prog)
+    cfg = parse_args(EvalConfig, argv, prog)
     reports = [evaluate_run(r) for r in cfg.runs]
     for r, path in zip(reports, cfg.runs):
         cd = "n/a" if r.chamfer is None else f"{r.chamfer:.4f}"

@@ -373,12 +373,13 @@ def final_move(rig, extent: float) -> torch.Tensor | None:
 
 
 def main(argv: list[str], prog: str = "lift3d generate") -> None:
-    """CLI: ``lift3d generate [--preset NAME] "prompt" [options]``."""
+    """CLI: ``lift3d generate [--preset NAME] "prompt" [options]``; options may follow subcommand selectors."""
     import tyro
 
+    from lift3d.errors import parse_args
     from lift3d.pipelines.presets import PRESETS
 
-    argv = list(argv)
+    argv = [part for a in argv for part in (a.split("=", 1) if a.startswith("--preset=") else [a])]  # --preset=X too
     preset = "default"
     if "--preset" in argv:
         i = argv.index("--preset")
@@ -388,17 +389,18 @@ def main(argv: list[str], prog: str = "lift3d generate") -> None:
         del argv[i:i + 2]
     if preset not in PRESETS:
         raise LiftError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    cfg = tyro.cli(Annotated[GenerateConfig, tyro.conf.arg()], default=PRESETS[preset], args=_positional_prompt(argv),
-                   prog=prog, description=f"Text-to-3D (preset {preset!r}; presets: {', '.join(PRESETS)}).")
+    description = f"Text-to-3D (preset {preset!r}; presets: {', '.join(PRESETS)})."
+    cfg = parse_args(Annotated[GenerateConfig, tyro.conf.arg()], _positional_prompt(argv), prog,
+                     default=PRESETS[preset], description=description)
     for path in generate(cfg):
         print(f"run: {path}", file=sys.stderr)
 
 
 def _positional_prompt(argv: list[str]) -> list[str]:
-    """Let the prompt be given positionally: the first argument that is not a flag or a flag's value."""
-    if "--prompt" in argv or not argv or argv[0].startswith("-"):
-        return argv
-    return ["--prompt", argv[0], *argv[1:]]
+    """Let the prompt be given positionally: first, or after subcommand selectors (``prior:bundled "a chair"``)."""
+    from lift3d.errors import with_positional
+
+    return with_positional(argv, "--prompt")
 
 
 __all__ = ["GenerateConfig", "StageConfig", "generate", "main"]

@@ -236,12 +236,9 @@ def _prior_conditions(cfg: ReconstructConfig, prior, reference: torch.Tensor):
 
 def main(argv: list[str], prog: str = "lift3d reconstruct") -> None:
     """CLI: ``lift3d reconstruct image.png [--mode feedforward|optimize|feedforward+refine] [options]``."""
-    import tyro
+    from lift3d.errors import parse_args, with_positional
 
-    argv = list(argv)
-    if argv and not argv[0].startswith("-") and "--image" not in argv:
-        argv = ["--image", *argv]
-    cfg = tyro.cli(ReconstructConfig, args=argv, prog=prog)
+    cfg = parse_args(ReconstructConfig, with_positional(argv, "--image"), prog)
     if not str(cfg.image) or str(cfg.image) == ".":
         raise LiftError("no input image; usage: lift3d reconstruct image.png")
     print(f"run: {reconstruct(cfg)}", file=sys.stderr)

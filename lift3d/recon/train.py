@@ -218,9 +218,9 @@ def export_run(cfg: TrainReconConfig) -> torch.nn.Module:
 
 
 def main(argv: list[str], prog: str = "lift3d train-recon") -> None:
-    import tyro
+    from lift3d.errors import parse_args
 
-    cfg = tyro.cli(TrainReconConfig, args=argv, prog=prog)
+    cfg = parse_args(TrainReconConfig, argv, prog)
     print(f"run: {train_recon(cfg)}", file=sys.stderr)
 
 

@@ -16,11 +16,10 @@ C = TypeVar("C")
 def evaluation_main(config_type: type[C], evaluate: Callable[[C], dict[str, Any]], argv: list[str] | None,
                     prog: str) -> dict[str, Any]:
     """Run ``evaluate`` on the parsed ``config_type`` (whose ``output`` field may name a JSON file)."""
-    import tyro
-
+    from lift3d.errors import parse_args
     from lift3d.runs import atomic_write_text
 
-    cfg = tyro.cli(config_type, args=sys.argv[1:] if argv is None else argv, prog=prog)
+    cfg = parse_args(config_type, sys.argv[1:] if argv is None else argv, prog)
     summary = evaluate(cfg)
     text = json.dumps(summary, indent=2)
     output = getattr(cfg, "output", None)

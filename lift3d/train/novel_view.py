@@ -220,9 +220,9 @@ def export_ema(ema: dict[str, torch.Tensor], arch: NovelViewArchitecture, path: 
 def main(argv: list[str], prog: str = "lift3d train-prior novel-view") -> None:
     import sys
 
-    import tyro
+    from lift3d.errors import parse_args
 
-    cfg = tyro.cli(TrainNovelViewConfig, args=argv, prog=prog)
+    cfg = parse_args(TrainNovelViewConfig, argv, prog)
     path = train_novel_view(cfg)
     print(f"run: {path}", file=sys.stderr)
 

@@ -281,14 +281,14 @@ def render_prior_data_quantized(cfg: PriorDataConfig, gen: torch.Generator) -> P
 
 def main(argv: list[str], prog: str = "lift3d train-prior") -> None:
     """Train the text prior, or with a first argument ``novel-view`` the novel-view prior (:mod:`lift3d.train.novel_view`)."""
-    import tyro
+    from lift3d.errors import parse_args
 
     if argv[:1] == ["novel-view"]:
         from lift3d.train.novel_view import main as novel_view_main
 
         novel_view_main(argv[1:], prog=f"{prog} novel-view")
         return
-    cfg = tyro.cli(TrainPriorConfig, args=argv, prog=prog)
+    cfg = parse_args(TrainPriorConfig, argv, prog)
     path = train_prior(cfg)
     print(f"run: {path}", file=sys.stderr)
 

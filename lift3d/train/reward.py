@@ -169,9 +169,9 @@ def export_run(cfg: TrainRewardConfig) -> Path:
 
 
 def main(argv: list[str], prog: str = "lift3d train-reward") -> None:
-    import tyro
+    from lift3d.errors import parse_args
 
-    cfg = tyro.cli(TrainRewardConfig, args=argv, prog=prog)
+    cfg = parse_args(TrainRewardConfig, argv, prog)
     path = train_reward(cfg)
     print(f"run: {path}", file=sys.stderr)
 

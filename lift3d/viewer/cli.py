@@ -17,9 +17,10 @@ class ViewConfig:
     path: Path
     """A run folder (from lift3d generate; a reconstruct run shows its exports), a 3DGS .ply/.splat, or a .glb/.gltf/.obj/.ply mesh."""
     host: str = "127.0.0.1"
-    """Address to listen on. Loopback by default; anything else (e.g. 0.0.0.0) exposes the viewer, with a warning."""
+    """Address to listen on. Loopback by default; anything else (e.g. 0.0.0.0) exposes the viewer, with a warning,
+    and requires the random token in the printed URL."""
     port: int = 7007
-    """TCP port (0: any free port)."""
+    """TCP port, 0-65535 (0: any free port)."""
     idle_timeout: float | None = None
     """Stop by itself this many seconds after the last page request (a page polls every second while open; the
     clock starts with the first request)."""
@@ -28,14 +29,14 @@ class ViewConfig:
 
 
 def main(argv: list[str], prog: str = "lift3d view") -> None:
-    import tyro
-
-    from lift3d.viewer.server import ViewerServer
+    from lift3d.errors import parse_args
+    from lift3d.viewer.server import ViewerServer, check_address
     from lift3d.viewer.sources import open_source
 
-    cfg = tyro.cli(ViewConfig, args=_positional(argv), prog=prog)
+    cfg = parse_args(ViewConfig, _positional(argv), prog)
+    check_address(cfg.host, cfg.port)  # a bad --host/--port fails before the scene loads
     server = ViewerServer(open_source(cfg.path, cfg.splat_axes), cfg.host, cfg.port, cfg.idle_timeout).start()
-    print(f"viewer: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(f"viewer: {server.page_url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         server.wait()
     except KeyboardInterrupt:

@@ -36,10 +36,11 @@ class LiveState:
 
 
 def start_live_viewer(run_dir: Path, host: str = "127.0.0.1", port: int = 7007) -> tuple[LiveState, ViewerServer]:
-    """Start a viewer on the run folder whose first version is the live scene; prints its URL."""
+    """Start a viewer on the run folder whose first version is the live scene; prints its URL (with the token
+    when ``host`` is not loopback: the same server, with the same checks, as ``lift3d view``)."""
     from lift3d.viewer.run_source import RunSource
 
     live = LiveState(run_dir)
     server = ViewerServer(RunSource(run_dir, live=live), host=host, port=port).start()
-    print(f"viewer: {server.url} (live; stops with the run)", file=sys.stderr)
+    print(f"viewer: {server.page_url} (live; stops with the run)", file=sys.stderr)
     return live, server
