@@ -93,14 +93,16 @@ class OrbitSampler:
     """Spread a batch's azimuths evenly (one random offset), so each batch sees all sides."""
 
     def sample(self, n: int, width: int, height: int | None = None, step: int = 0,
-               generator: torch.Generator | None = None) -> Cameras:
-        """``n`` cameras for training ``step``; ranges follow their schedules."""
-        el_lo, el_hi = self.elevation.at(step)
-        if self.uniform_sphere:
-            s_lo, s_hi = torch.sin(torch.deg2rad(torch.tensor([el_lo, el_hi]))).tolist()
-            elevation = torch.rad2deg(torch.asin(_uniform((s_lo, s_hi), n, generator)))
-        else:
-            elevation = _uniform((el_lo, el_hi), n, generator)
+               generator: torch.Generator | None = None, group: int = 1) -> Cameras:
+        """``n`` cameras for training ``step``; ranges follow their schedules.
+
+        ``group > 1``: consecutive groups of ``group`` cameras are the views of one multi-view sample, as MVDream
+        (arXiv 2308.16512) was trained: one elevation, distance and field of view per group, azimuths
+        ``start + k * 360 / group`` with a random start per group. ``n`` must be a multiple of ``group``.
+        """
+        if group > 1:
+            return self._sample_groups(n, width, height, step, generator, group)
+        elevation = self._elevation(n, step, generator)
         az_lo, az_hi = self.azimuth.at(step)
         if self.stratified_azimuth and n > 1:
             offset = torch.rand(1, generator=generator)
@@ -109,6 +111,27 @@ class OrbitSampler:
             azimuth = _uniform((az_lo, az_hi), n, generator)
         distance = _uniform(self.distance.at(step), n, generator)
         fov = _uniform(self.fov_y.at(step), n, generator)
+        return Cameras.from_spherical(elevation, azimuth, distance, fov, width, height)
+
+    def _elevation(self, n: int, step: int, generator: torch.Generator | None) -> torch.Tensor:
+        el_lo, el_hi = self.elevation.at(step)
+        if self.uniform_sphere:
+            s_lo, s_hi = torch.sin(torch.deg2rad(torch.tensor([el_lo, el_hi]))).tolist()
+            return torch.rad2deg(torch.asin(_uniform((s_lo, s_hi), n, generator)))
+        return _uniform((el_lo, el_hi), n, generator)
+
+    def _sample_groups(self, n: int, width: int, height: int | None, step: int, generator: torch.Generator | None,
+                       group: int) -> Cameras:
+        if n % group:
+            raise ValueError(f"{n} cameras are not a whole number of {group}-view groups")
+        m = n // group
+        elevation = self._elevation(m, step, generator).repeat_interleave(group)
+        az_lo, az_hi = self.azimuth.at(step)
+        start = _uniform((az_lo, az_hi), m, generator)
+        azimuth = (start[:, None] + 360.0 * torch.arange(group) / group).reshape(-1)
+        azimuth = torch.remainder(azimuth + 180.0, 360.0) - 180.0
+        distance = _uniform(self.distance.at(step), m, generator).repeat_interleave(group)
+        fov = _uniform(self.fov_y.at(step), m, generator).repeat_interleave(group)
         return Cameras.from_spherical(elevation, azimuth, distance, fov, width, height)
 
 

@@ -20,8 +20,11 @@ def conditions() -> Conditions:
 
 
 def small(config_cls: type):
-    """The default config, with the reward wrapper's noise count cut to keep CPU tests quick."""
-    return RewardConfig(num_noises=4) if config_cls is RewardConfig else config_cls()
+    """The default config, with the reward wrapper's noise count cut to keep CPU tests quick (and the prompt-blind
+    contrast reward: the contract tests run without a prompt)."""
+    from lift3d.guidance.reward import RewardSource
+
+    return RewardConfig(num_noises=4, reward=RewardSource.CONTRAST) if config_cls is RewardConfig else config_cls()
 
 
 def run_once(config_cls: type, latent: bool, camera: bool = False):

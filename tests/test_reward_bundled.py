@@ -153,12 +153,16 @@ def test_reward_guidance_builds_the_bundled_clip_reward_from_the_prompt() -> Non
     from test_guidance_fixtures import tiny_unet_prior
 
     from lift3d.guidance import RewardConfig
-    from lift3d.guidance.reward import RewardSource
+    from lift3d.guidance.reward import REAL_CLIP, RewardSource
+    from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR
     from lift3d.priors.rewards import CLIPReward, ContrastReward
 
     prior = tiny_unet_prior()
-    assert isinstance(RewardConfig().build(prior).reward, ContrastReward)
-    cfg = RewardConfig(reward=RewardSource.CLIP, num_noises=2, top_k=1)
+    assert isinstance(RewardConfig(reward=RewardSource.CONTRAST).build(prior).reward, ContrastReward)
+    assert RewardConfig().reward is RewardSource.CLIP  # the default scores text-image alignment, as RewardSDS
+    with pytest.raises(LiftError, match=REAL_CLIP):  # a prior other than the bundled one gets a real CLIP (offline here)
+        RewardConfig().build(prior, prompt="a red cube")
+    cfg = RewardConfig(num_noises=2, top_k=1, clip_model=str(BUNDLED_REWARD_DIR))
     guidance = cfg.build(prior, prompt="a red cube")
     assert isinstance(guidance.reward, CLIPReward) and guidance.reward.size == 32
     expected = load_clip_reward("a red cube")

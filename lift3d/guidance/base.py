@@ -21,7 +21,7 @@ from lift3d.guidance.functional import (
     sample_timesteps,
     schedule_value,
 )
-from lift3d.priors.base import Conditions, DiffusionPrior
+from lift3d.priors.base import Conditions, DiffusionPrior, views_per_sample
 
 
 @dataclass
@@ -52,7 +52,8 @@ class Guidance(torch.nn.Module):
                  device: torch.device) -> torch.Tensor:
         """``[B]`` timesteps from the config's schedule at ``step``."""
         schedule: TimestepSchedule = self.cfg.timesteps
-        return sample_timesteps(schedule, step, max_steps, batch, self.prior.num_train_timesteps, generator, device)
+        return sample_timesteps(schedule, step, max_steps, batch, self.prior.num_train_timesteps, generator, device,
+                                group=views_per_sample(self.prior))
 
     def gradient(self, x: torch.Tensor, conditions: Conditions, cameras: Cameras | None, t: torch.Tensor,
                  noise: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -107,3 +108,48 @@ class Guidance(torch.nn.Module):
     def update(self, step: int) -> dict[str, float]:
         """Step the guidance's own state (VSD's phi); stateless losses do nothing."""
         return {}
+
+    @property
+    def adapts_prior(self) -> bool:
+        """True when the guidance changed its prior (VSD's LoRA adapters): a later stage needs a fresh prior."""
+        return False
+
+    def resume_state(self) -> dict[str, Any]:
+        """What resuming exactly needs: trainable parameters (VSD's phi, never the frozen prior) and the optimizer
+        and generator of this guidance and of every guidance it wraps (RewardSDS over VSD), keyed by module name."""
+        state: dict[str, Any] = {"params": {k: p.detach().clone() for k, p in self.named_parameters() if p.requires_grad}}
+        for name, module in self.named_modules():
+            if not isinstance(module, Guidance):
+                continue
+            own = module.own_state()
+            if own:
+                state[f"guidance:{name}"] = own
+        return state
+
+    def load_resume_state(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`resume_state`."""
+        params = dict(self.named_parameters())
+        with torch.no_grad():
+            for k, v in state["params"].items():
+                params[k].copy_(v)
+        if "optimizer" in state or "generator" in state:  # checkpoints written before per-module keys
+            self.load_own_state(state)
+        for name, module in self.named_modules():
+            if isinstance(module, Guidance) and f"guidance:{name}" in state:
+                module.load_own_state(state[f"guidance:{name}"])
+
+    def own_state(self) -> dict[str, Any]:
+        """This module's own optimizer and generator state (not its submodules'); extend in subclasses."""
+        state: dict[str, Any] = {}
+        if isinstance(getattr(self, "optimizer", None), torch.optim.Optimizer):
+            state["optimizer"] = self.optimizer.state_dict()
+        if isinstance(getattr(self, "generator", None), torch.Generator):
+            state["generator"] = self.generator.get_state()
+        return state
+
+    def load_own_state(self, state: dict[str, Any]) -> None:
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
+

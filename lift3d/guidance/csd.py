@@ -35,6 +35,10 @@ class CSDConfig:
     def build(self, prior: DiffusionPrior) -> CSD:
         return CSD(self, prior)
 
+    def needs(self) -> frozenset[Branch]:
+        """The negative prompt when ``negative_scale`` is not 0."""
+        return frozenset({Branch.NEGATIVE}) if self.negative_scale != 0.0 else frozenset()
+
 
 class CSD(Guidance):
     """Classifier Score Distillation; see :class:`CSDConfig`."""

@@ -35,6 +35,10 @@ class DDSConfig:
     def build(self, prior: DiffusionPrior) -> DDS:
         return DDS(self, prior)
 
+    def needs(self) -> frozenset[Branch]:
+        """The source prompt (and ``conditions.source_images``, renders of the source scene)."""
+        return frozenset({Branch.SOURCE})
+
 
 def _batch(e: torch.Tensor | None, b: int) -> torch.Tensor | None:
     return None if e is None else e.expand(b, *e.shape[1:])

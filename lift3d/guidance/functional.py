@@ -68,13 +68,20 @@ def timestep_range(schedule: TimestepSchedule, step: int, num_train_timesteps: i
 
 
 def sample_timesteps(schedule: TimestepSchedule, step: int, max_steps: int, batch: int, num_train_timesteps: int,
-                     generator: torch.Generator | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """``[B]`` int64 timesteps for training ``step`` of ``max_steps``."""
+                     generator: torch.Generator | None = None, device: torch.device | None = None,
+                     group: int = 1) -> torch.Tensor:
+    """``[B]`` int64 timesteps for training ``step`` of ``max_steps``.
+
+    ``group``: consecutive groups of this many samples share one t (the views of one multi-view sample, as
+    MVDream, arXiv 2308.16512, was trained); ``B`` must be a multiple of it.
+    """
     lo, hi = timestep_range(schedule, step, num_train_timesteps)
     if schedule.anneal is Anneal.RANDOM:
-        n = 1 if schedule.shared else batch
+        if batch % group:
+            raise ValueError(f"a batch of {batch} is not a whole number of {group}-view groups")
+        n = 1 if schedule.shared else batch // group
         t = torch.randint(lo, hi + 1, (n,), generator=generator, device=device)
-        return t.expand(batch).clone()
+        return t.repeat_interleave(batch // n)
     frac = min(max(step / max(max_steps, 1), 0.0), 1.0)
     if schedule.anneal is Anneal.SQRT:
         frac = math.sqrt(frac)

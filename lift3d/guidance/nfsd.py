@@ -41,6 +41,10 @@ class NFSDConfig:
     def build(self, prior: DiffusionPrior) -> NFSD:
         return NFSD(self, prior)
 
+    def needs(self) -> frozenset[Branch]:
+        """The negative prompt (pipelines default it to :data:`NFSD_NEGATIVE_PROMPT`)."""
+        return frozenset({Branch.NEGATIVE})
+
 
 class NFSD(Guidance):
     """Noise-Free Score Distillation; see :class:`NFSDConfig`. Needs ``conditions.negative``."""

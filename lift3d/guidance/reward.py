@@ -21,8 +21,12 @@ from lift3d.guidance.base import Guidance, GuidanceOutput
 from lift3d.guidance.functional import TimestepSchedule, broadcast
 from lift3d.guidance.sds import SDSConfig
 from lift3d.guidance.vsd import VSDConfig
-from lift3d.priors.base import Conditions, DiffusionPrior
+from lift3d.priors.base import Branch, Conditions, DiffusionPrior
 from lift3d.priors.rewards import ContrastReward, RewardModel
+
+REAL_CLIP = "openai/clip-vit-large-patch14"
+"""The CLIP that scores renders of real priors when ``clip_model`` is empty (the LAION aesthetic predictor's
+backbone; RewardSDS, arXiv 2503.09601, scores with ImageReward and CLIP-based models)."""
 
 
 class RewardSource(str, Enum):
@@ -58,10 +62,12 @@ class RewardConfig:
     """Softmax temperature of the weighted strategy."""
     duration: float = 1.0
     """Fraction of training with reward weighting (0.7 in the MVDream config)."""
-    reward: RewardSource = RewardSource.CONTRAST
-    """The reward model built when none is passed in."""
+    reward: RewardSource = RewardSource.CLIP
+    """The reward model built when none is passed in: text-image alignment of the prompt (CLIP), as RewardSDS
+    weights noises; ``contrast`` is a prompt-blind image statistic."""
     clip_model: str = ""
-    """CLIP folder or hub id for ``reward=clip``; empty: the bundled reward model (docs/reward_model.md)."""
+    """CLIP folder or hub id for ``reward=clip``; empty: the bundled reward model (docs/reward_model.md) for the
+    bundled prior, :data:`REAL_CLIP` for real priors."""
 
     @property
     def timesteps(self) -> TimestepSchedule:
@@ -70,6 +76,10 @@ class RewardConfig:
     @property
     def grad_clip(self) -> object:
         return self.base.grad_clip
+
+    def needs(self) -> frozenset[Branch]:
+        """What the wrapped loss needs."""
+        return self.base.needs()
 
     def build(self, prior: DiffusionPrior, reward: RewardModel | None = None,
               prompt: str | None = None) -> RewardGuidance:
@@ -85,8 +95,11 @@ class RewardConfig:
 
         if not prompt:
             raise LiftError("the CLIP reward (reward=clip) needs the prompt: build(prior, prompt=...)")
+        from lift3d.priors.bundled import BundledPrior
+
         device = str(getattr(prior, "alphas_cumprod", torch.zeros(())).device)
-        return load_clip_reward(prompt, self.clip_model or BUNDLED_REWARD_DIR, device)
+        model = self.clip_model or (BUNDLED_REWARD_DIR if isinstance(prior, BundledPrior) else REAL_CLIP)
+        return load_clip_reward(prompt, model, device)
 
 
 def reward_coefficients(rewards: torch.Tensor, strategy: RewardStrategy, top_k: int = 2,
@@ -141,3 +154,7 @@ class RewardGuidance(Guidance):
 
     def update(self, step: int) -> dict[str, float]:
         return self.base.update(step)
+
+    @property
+    def adapts_prior(self) -> bool:
+        return self.base.adapts_prior

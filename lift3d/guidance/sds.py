@@ -43,6 +43,10 @@ class SDSConfig:
     def build(self, prior: DiffusionPrior) -> SDS:
         return SDS(self, prior)
 
+    def needs(self) -> frozenset[Branch]:
+        """Conditioning branches beyond the prompt and the empty prompt: none."""
+        return frozenset()
+
 
 def uncond_branch(conditions: Conditions, negative_as_uncond: bool) -> Branch:
     """The branch CFG treats as unconditional: the negative prompt when given and enabled, else the empty one."""

@@ -39,6 +39,10 @@ class SJCConfig:
     def build(self, prior: DiffusionPrior) -> SJC:
         return SJC(self, prior)
 
+    def needs(self) -> frozenset[Branch]:
+        """Conditioning branches beyond the prompt and the empty prompt: none."""
+        return frozenset()
+
 
 class SJC(Guidance):
     """SJC / PAAS; see :class:`SJCConfig`. Injected noise is ``[B, C, h, w]`` or ``[K, B, C, h, w]``."""

@@ -30,7 +30,7 @@ from lift3d.guidance.functional import (
 )
 from lift3d.guidance.sds import uncond_branch
 from lift3d.guidance.vsd_phi import LoRAPhi, ParticlePhi, SmallPhi, phi_epsilon, phi_loss
-from lift3d.priors.base import Branch, Conditions, DiffusionPrior, c2w_camera_condition, predict_x0
+from lift3d.priors.base import Branch, Conditions, DiffusionPrior, c2w_camera_condition, predict_x0, views_per_sample
 from lift3d.priors.unet import UNetPrior
 
 
@@ -80,6 +80,10 @@ class VSDConfig:
 
     def build(self, prior: DiffusionPrior) -> VSD:
         return VSD(self, prior)
+
+    def needs(self) -> frozenset[Branch]:
+        """Conditioning branches beyond the prompt and the empty prompt: none."""
+        return frozenset()
 
 
 class VSD(Guidance):
@@ -150,6 +154,24 @@ class VSD(Guidance):
         return {"loss_phi": sum(losses) / len(losses)}
 
     def sample_phi_t(self, step: int, batch: int, device: torch.device) -> torch.Tensor:
-        """``[B]`` timesteps for phi's diffusion loss, from VSD's own generator."""
+        """``[B]`` timesteps for phi's diffusion loss, from VSD's own generator (shared by the views of one
+        multi-view sample, as the prior's own timesteps)."""
         return sample_timesteps(self.cfg.phi_timesteps, step, 1, batch, self.prior.num_train_timesteps,
-                                self.generator, device)
+                                self.generator, device, group=views_per_sample(self.prior))
+
+    @property
+    def adapts_prior(self) -> bool:
+        """A LoRA phi lives inside the prior's UNet."""
+        return isinstance(self.phi, LoRAPhi)
+
+    def own_state(self) -> dict:
+        """Optimizer and generator, and the exact-particle phi's particles (its whole state)."""
+        state = super().own_state()
+        if isinstance(self.phi, ParticlePhi) and self.phi.particles is not None:
+            state["particles"] = self.phi.particles.clone()
+        return state
+
+    def load_own_state(self, state: dict) -> None:
+        super().load_own_state(state)
+        if "particles" in state:
+            self.phi.refresh(state["particles"].to(self.prior.alphas_cumprod.device))

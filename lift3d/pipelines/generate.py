@@ -19,14 +19,17 @@ import torch
 from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.export.splats import SplatAxes
-from lift3d.guidance import VSD, GuidanceConfig, RewardConfig, SDSConfig, TimestepSchedule
+from lift3d.guidance import GuidanceConfig, RewardConfig, SDSConfig, TimestepSchedule
 from lift3d.guidance.clip_loss import ClipLossConfig
+from lift3d.guidance.nfsd import NFSD_NEGATIVE_PROMPT
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
 from lift3d.pipelines.rig_mesh import MeshScene
 from lift3d.pipelines.rigs import FieldScene
 from lift3d.pipelines.sample_reconstruct import SampleReconstruct
 from lift3d.pipelines.sample_terms import SampleTerms
+from lift3d.pipelines.source_renders import SourceRenders
+from lift3d.priors.base import Branch, views_per_sample
 from lift3d.priors.perp_neg import PerpNegConfig
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.scenes.gaussians import Gaussians
@@ -59,7 +62,13 @@ class GenerateConfig:
     prompt: str = ""
     """What to generate, e.g. "a red cube"."""
     negative_prompt: str = ""
-    """What to avoid (used as CFG's unconditional branch by guidances that support it)."""
+    """What to avoid (used as CFG's unconditional branch by guidances that support it). Empty: none, except for
+    guidances that need one (NFSD, CSD with a negative scale), which get NFSD's paper prompt
+    (``lift3d.guidance.nfsd.NFSD_NEGATIVE_PROMPT``)."""
+    source_prompt: str | None = None
+    """What the source shows, for DDS (``stage.guidance:dds``), whose source is the scene each stage starts from
+    (the initial scene, the ``--init`` asset or the previous stage's result). Default: the ``--init`` run's
+    prompt when it has one, else the empty prompt."""
     prior: PriorSpec = BundledPriorSpec()
     stage: StageConfig = StageConfig()
     """The first (coarse) stage."""
@@ -112,9 +121,7 @@ def validate(cfg: GenerateConfig) -> None:
         raise LiftError('the prompt is empty; pass one, e.g. lift3d generate "a red cube"')
     if len(prompt) > MAX_PROMPT_CHARS:
         raise LiftError(f"the prompt has {len(prompt)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
-    s = cfg.stage
-    if s.steps < 1 or s.views_per_step < 1 or s.resolution < 8:
-        raise LiftError("need --stage.steps >= 1, --stage.views-per-step >= 1 and --stage.resolution >= 8")
+    _validate_stages(cfg)
     if cfg.num_samples < 1:
         raise LiftError("--num-samples must be >= 1")
     if cfg.turntable_frames < 0:
@@ -152,6 +159,32 @@ def validate(cfg: GenerateConfig) -> None:
                             "image shows the lift at the model's own size and place")
 
 
+def _validate_stages(cfg: GenerateConfig) -> None:
+    """Each stage's sizes, its scene's start, and what its prior needs of the views."""
+    group = views_per_sample(cfg.prior)
+    for name, s in zip(("stage", "refine"), stages(cfg)):
+        if s.steps < 1 or s.views_per_step < 1 or s.resolution < 8:
+            raise LiftError(f"need --{name}.steps >= 1, --{name}.views-per-step >= 1 and --{name}.resolution >= 8")
+        if s.views_per_step % group:
+            raise LiftError(f"prior:{cfg.prior.KIND} denoises the {group} views of one object together: "
+                            f"--{name}.views-per-step {s.views_per_step} is not a multiple of {group}; "
+                            f"use {group} or {2 * group}")
+    if isinstance(cfg.stage.scene, MeshScene) and cfg.init is None:
+        raise LiftError("a mesh first stage needs a mesh to start from: pass --init MESH.glb, or put the mesh in a "
+                        "refine stage after a coarse one (refine:stage refine.scene:mesh)")
+    if cfg.refine is not None:
+        why = cfg.refine.scene.refines(cfg.stage.scene)
+        if why is not None:
+            raise LiftError(f"refine.scene:{cfg.refine.scene.KIND} after stage.scene:{cfg.stage.scene.KIND}: {why}")
+    if cfg.viewer:
+        from lift3d.viewer.server import check_address
+
+        try:
+            check_address(cfg.viewer_host, cfg.viewer_port)
+        except LiftError as e:
+            raise LiftError(f"--viewer-host {cfg.viewer_host} --viewer-port {cfg.viewer_port}: {e}") from None
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -175,19 +208,18 @@ def generate(cfg: GenerateConfig) -> list[Path]:
 
 
 def generate_one(cfg: GenerateConfig) -> Path:
-    """One asset: build, optimize each stage (resuming if asked), render validation/turntable, export."""
+    """One asset: build, optimize each stage (resuming if asked), render validation/turntable, export.
+
+    The run folder is located (and checked) first but created only once the prior has loaded, so a run that
+    cannot start leaves nothing behind and ``--overwrite`` deletes nothing."""
     from lift3d.pipelines.outputs import finish_run
-    from lift3d.priors.prompts import PromptEmbeddings
-    from lift3d.runs import RunDir
+    from lift3d.runs import RunDir, deterministic_ops
 
     validate(cfg)
     device = _device(cfg.device)
-    run = RunDir.create(cfg.output, name=f"generate/{_slug(cfg.prompt)}", resume=cfg.resume, overwrite=cfg.overwrite)
+    path = RunDir.locate(cfg.output, name=f"generate/{_slug(cfg.prompt)}", resume=cfg.resume, overwrite=cfg.overwrite)
     prior = cfg.prior.build(device)
-    view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
-    view_dep = view_dep or cfg.perp_neg is not None
-    prompts = PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(),
-                                      cfg.negative_prompt or None, view_dependent=view_dep)
+    run = RunDir.create(path, resume=cfg.resume, overwrite=cfg.overwrite)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     found = run.latest()
@@ -204,64 +236,103 @@ def generate_one(cfg: GenerateConfig) -> Path:
         from lift3d.viewer.live import start_live_viewer
 
         live, viewer = start_live_viewer(run.path, cfg.viewer_host, cfg.viewer_port)
-    initial = terms = None
-    if cfg.init_sample is not None and state is None:
-        from lift3d.pipelines.sample_reconstruct import sample_and_reconstruct
-
-        initial = sample_and_reconstruct(prior, cfg.prompt.strip(), cfg.init_sample,
-                                         torch.Generator().manual_seed(cfg.seed), device, run.path / "media")
-        terms = initial.terms(cfg.init_sample)
-    elif state is not None and cfg.init_sample is not None:
-        from lift3d.pipelines.sample_terms import SampleTerms
-
-        terms = SampleTerms.from_state(state, cfg.init_sample, device)
-    if terms is not None and not terms.active:
-        terms = None
+    initial, terms = _sample_init(cfg, prior, state, device, run.path / "media")
     rig = None
-    for index, stage in enumerate(stages(cfg)):
-        if index < stage_index:
-            continue
-        rig = build_rig(stage, index, rig, cfg, device, state if index == stage_index else None,
-                        None if initial is None else initial.scene)
-        if isinstance(stage.guidance, RewardConfig):  # its CLIP reward source scores against the prompt
-            guidance = stage.guidance.build(prior, prompt=cfg.prompt.strip())
-        else:
-            guidance = stage.guidance.build(prior)
-        if state is not None and index == stage_index:
-            load_guidance_state(guidance, state["guidance"])
-        else:
-            step = 0
-        run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live, terms)
-        state = None
-        if isinstance(guidance, VSD):  # VSD added its LoRA adapter to the prior: the next stage gets a clean one
-            del guidance
-            prior = cfg.prior.build(device)
-    finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames, cfg.asset)
+    with deterministic_ops(device):
+        for index, stage in enumerate(stages(cfg)):
+            if index < stage_index:
+                continue
+            resumed = state if index == stage_index else None
+            rig = build_rig(stage, index, rig, cfg, device, resumed, None if initial is None else initial.scene)
+            guidance = build_guidance(stage, prior, cfg)
+            if resumed is not None:
+                guidance.load_resume_state(resumed["guidance"])
+            else:
+                step = 0
+            prompts = stage_prompts(cfg, stage, prior)
+            source = stage_source(cfg, stage, index, rig, prior, device, resumed)
+            run_stage(cfg, index, stage, rig, guidance, prompts, run, gen, step, live, terms, source)
+            state = None
+            if guidance.adapts_prior:  # VSD's LoRA lives in the prior: the next stage gets a clean prior
+                del guidance
+                prior = cfg.prior.build(device)
+        finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames, cfg.asset)
     if viewer is not None:
         viewer.close()
     return run.path
 
 
-def guidance_state(guidance) -> dict:
-    """What a guidance needs to resume exactly: its trainable parameters (VSD's phi, never the frozen
-    prior), its own optimizer and generator. Parameters shared between modules are saved once."""
-    state: dict = {"params": {k: p.detach().clone() for k, p in guidance.named_parameters() if p.requires_grad}}
-    if isinstance(getattr(guidance, "optimizer", None), torch.optim.Optimizer):
-        state["optimizer"] = guidance.optimizer.state_dict()
-    if isinstance(getattr(guidance, "generator", None), torch.Generator):
-        state["generator"] = guidance.generator.get_state()
-    return state
+def _sample_init(cfg: GenerateConfig, prior, state: dict | None, device: torch.device, media: Path):
+    """``(initial, terms)`` of an ``--init-sample`` run: the chosen lift (fresh runs only) and its terms."""
+    if cfg.init_sample is None:
+        return None, None
+    from lift3d.pipelines.sample_terms import SampleTerms
+
+    initial = None
+    if state is None:
+        from lift3d.pipelines.sample_reconstruct import sample_and_reconstruct
+
+        initial = sample_and_reconstruct(prior, cfg.prompt.strip(), cfg.init_sample,
+                                         torch.Generator().manual_seed(cfg.seed), device, media)
+        terms = initial.terms(cfg.init_sample)
+    else:
+        terms = SampleTerms.from_state(state, cfg.init_sample, device)
+    return initial, (terms if terms.active else None)
 
 
-def load_guidance_state(guidance, state: dict) -> None:
-    params = dict(guidance.named_parameters())
-    with torch.no_grad():
-        for k, v in state["params"].items():
-            params[k].copy_(v)
-    if "optimizer" in state:
-        guidance.optimizer.load_state_dict(state["optimizer"])
-    if "generator" in state:
-        guidance.generator.set_state(state["generator"])
+def build_guidance(stage: StageConfig, prior, cfg: GenerateConfig):
+    """The stage's guidance on ``prior``; a CLIP reward scores against the prompt."""
+    if isinstance(stage.guidance, RewardConfig):
+        return stage.guidance.build(prior, prompt=cfg.prompt.strip())
+    return stage.guidance.build(prior)
+
+
+def negative_prompt(cfg: GenerateConfig, stage: StageConfig) -> str | None:
+    """``--negative-prompt``, else NFSD's documented default for a stage whose guidance needs one (NFSD, CSD
+    with a negative scale), else None."""
+    if cfg.negative_prompt:
+        return cfg.negative_prompt
+    return NFSD_NEGATIVE_PROMPT if Branch.NEGATIVE in stage.guidance.needs() else None
+
+
+def stage_prompts(cfg: GenerateConfig, stage: StageConfig, prior):
+    """The stage's prompt embeddings (prompt, empty prompt, negative, view prompts)."""
+    from lift3d.priors.prompts import PromptEmbeddings
+
+    view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
+    view_dep = view_dep or cfg.perp_neg is not None
+    return PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(), negative_prompt(cfg, stage),
+                                   view_dependent=view_dep)
+
+
+def source_prompt(cfg: GenerateConfig) -> str:
+    """DDS's source prompt: ``--source-prompt``, else the prompt of the ``--init`` run, else the empty prompt."""
+    if cfg.source_prompt is not None:
+        return cfg.source_prompt.strip()
+    if cfg.init is not None and (cfg.init / "config.json").is_file():
+        import json
+
+        try:
+            return str(json.loads((cfg.init / "config.json").read_text()).get("prompt", "")).strip()
+        except (OSError, ValueError, AttributeError):
+            return ""
+    return ""
+
+
+def stage_source(cfg: GenerateConfig, stage: StageConfig, index: int, rig, prior, device: torch.device,
+                 resumed: dict | None):
+    """The frozen source of a stage whose guidance compares with one (DDS), else None."""
+    if Branch.SOURCE not in stage.guidance.needs():
+        return None
+    from lift3d.pipelines.source_renders import SourceRenders
+
+    embedding = cfg.prior.text_encoder(prior)([source_prompt(cfg)])
+    saved = None if resumed is None else resumed.get("source")
+
+    def rebuild(snapshot: dict):
+        return build_rig(stage, index, None, cfg, device, {"rig": snapshot, "step": 0})
+
+    return SourceRenders.capture(rig, rebuild, embedding, saved)
 
 
 def stages(cfg: GenerateConfig) -> list[StageConfig]:
@@ -279,7 +350,6 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
     at the stage's last step with a size normalization (``normalize``, stored next to the optimized scene) comes
     back normalized; one a longer run continues from comes back as optimized."""
     from lift3d.pipelines.normalize_size import apply_move
-    from lift3d.pipelines.rig_mesh import MeshScene
 
     scene = stage.scene
     if state is not None:
@@ -297,20 +367,18 @@ def build_rig(stage: StageConfig, index: int, previous, cfg: GenerateConfig, dev
         return build_initial_rig(scene, cfg.init, cfg.init_axes, device)
     if index == 0 and initial is not None:
         return GaussianRig(scene, initial.to(device))
-    if isinstance(scene, MeshScene):
-        if previous is None:
-            raise LiftError("a mesh stage needs a previous stage to refine or a mesh to start from; put it in "
-                            "--refine after a coarse stage, or pass --init MESH.glb")
-        return scene.build_from(previous.mesh(), device)
-    return scene.build(torch.Generator().manual_seed(cfg.seed + 7919 + index), device, cfg.prior.fixed_light)
+    generator = torch.Generator().manual_seed(cfg.seed + 7919 + index)
+    if previous is not None:
+        return scene.build_from_previous(previous, generator, device, cfg.prior.fixed_light)
+    return scene.build(generator, device, cfg.prior.fixed_light)
 
 
 def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance, prompts, run, gen: torch.Generator,
-              step: int, live=None, terms: SampleTerms | None = None) -> None:
+              step: int, live=None, terms: SampleTerms | None = None, source: SourceRenders | None = None) -> None:
     """The optimization loop of one stage, from ``step`` to ``stage.steps``; ``live`` (a
     :class:`lift3d.viewer.live.LiveState`) is told the step, loss and rig after every step; ``terms`` (of an
     ``--init-sample`` run: reference view, consensus silhouettes) add their losses and are saved with the
-    checkpoints."""
+    checkpoints; ``source`` (DDS) renders the stage's frozen starting scene from the same cameras."""
     from lift3d.pipelines.normalize_size import apply_move
     from lift3d.pipelines.outputs import save_validation
     from lift3d.progress import progress_bar
@@ -322,9 +390,13 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
     with progress_bar(name, stage.steps, completed=step, quiet=cfg.quiet) as bar:
         while step < stage.steps:
             rig.before_step(step, gen)
-            cams = stage.sampler.sample(stage.views_per_step, stage.resolution, step=step, generator=gen).to(device)
+            cams = stage.sampler.sample(stage.views_per_step, stage.resolution, step=step, generator=gen,
+                                        group=views_per_sample(cfg.prior)).to(device)
+            before_render = gen.get_state()
             out = rig.render(cams, stage.background, gen, step)
-            g_out = guidance(out.rgb, prompts.conditions(cams, perp_neg=cfg.perp_neg), cams, step=step, max_steps=stage.steps, generator=gen)
+            extra = {} if source is None else source.conditions(cams, stage.background, before_render)
+            g_out = guidance(out.rgb, prompts.conditions(cams, perp_neg=cfg.perp_neg, **extra), cams, step=step,
+                             max_steps=stage.steps, generator=gen)
             reg = rig.regularize(out)
             if clip is not None:
                 reg["clip"] = clip(out.rgb)
@@ -352,9 +424,11 @@ def run_stage(cfg: GenerateConfig, index: int, stage: StageConfig, rig, guidance
             if step % cfg.checkpoint_every == 0 or step == stage.steps:
                 # the optimized scene is saved as optimized (a longer resumed run continues it exactly); the
                 # final size normalization travels next to it and is applied on loading
-                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(), "guidance": guidance_state(guidance),
-                                "rng": gen.get_state(), **({} if move is None else {"normalize": move}),
-                                **({} if terms is None else terms.state())})
+                run.save(offset + step, {"stage": index, "step": step, "rig": rig.state(),
+                                         "guidance": guidance.resume_state(), "rng": gen.get_state(),
+                                         **({} if move is None else {"normalize": move}),
+                                         **({} if terms is None else terms.state()),
+                                         **({} if source is None else source.state())})
             if move is not None:
                 apply_move(rig, move)
             if step % cfg.val_every == 0 or step == stage.steps:

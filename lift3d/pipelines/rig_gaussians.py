@@ -17,7 +17,7 @@ from lift3d.pipelines.rigs import Regularizers, opacity_terms
 from lift3d.renderers.gaussians import GaussianRenderer, GaussianRendererConfig
 from lift3d.scenes.gaussians import ATTRIBUTES, SH_C0, GaussianLearningRates, Gaussians
 from lift3d.scenes.gaussians_strategy import DefaultDensify, GaussianOptimizer, MCMCDensify
-from lift3d.types import RenderOutput
+from lift3d.types import LiftError, RenderOutput
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,24 @@ class GaussianScene:
         scene = Gaussians.random_ball(self.num_points, self.init_radius, generator, self.sh_degree,
                                       opacity=self.init_opacity)
         return GaussianRig(self, scene.to(device))
+
+    def refines(self, previous: object) -> str | None:
+        """Any scene can be refined (from its Gaussians or its extracted surface): None."""
+        return None
+
+    def build_from_previous(self, previous, generator: torch.Generator, device: torch.device,
+                            fixed_light: bool = True) -> GaussianRig:
+        """A refine stage: the previous stage's Gaussians as they are, else ``num_points`` flat Gaussians on its
+        extracted surface (with its colours), optimized under this stage's settings."""
+        if isinstance(previous, GaussianRig):
+            params = {k: v.detach().clone() for k, v in previous.scene.params.items()}
+            scene = Gaussians(params["means"], params["quats"], params["scales"], params["opacities"],
+                              params["sh0"], params["shN"], isotropic=previous.scene.isotropic)
+            return GaussianRig(self, scene.to(device))
+        mesh = previous.mesh()
+        if mesh is None or len(mesh.faces) == 0:
+            raise LiftError("the previous stage produced no surface to put Gaussians on; run the coarse stage longer")
+        return GaussianRig(self, Gaussians.from_mesh(mesh, self.num_points, generator, self.sh_degree).to(device))
 
 
 class GaussianRig:

@@ -53,6 +53,15 @@ class MeshScene:
             mesh = decimate(mesh, self.max_faces)
         return MeshRig(self, Mesh.from_trimesh(mesh, color_mode="vertex").to(device))
 
+    def refines(self, previous: object) -> str | None:
+        """Any scene can be refined (from its Gaussians or its extracted surface): None."""
+        return None
+
+    def build_from_previous(self, previous, generator: torch.Generator, device: torch.device,
+                            fixed_light: bool = True) -> MeshRig:
+        """A refine stage: the previous stage's extracted surface."""
+        return self.build_from(previous.mesh(), device)
+
     def build_from_state(self, state: dict, device: torch.device) -> MeshRig:
         """Rebuild the rig of a checkpoint (its topology comes from the saved buffers)."""
         s = state["scene"]

@@ -90,6 +90,21 @@ class FieldScene:
         lighting = self.lighting or ("fixed" if fixed_light else "random")
         return FieldRig(replace(self, lighting=lighting), scene.to(device), VolumeRenderer(self.renderer))
 
+    def build_from_previous(self, previous, generator: torch.Generator, device: torch.device,
+                            fixed_light: bool = True) -> FieldRig:
+        """A refine stage continues the previous stage's field (same field settings, checked up front by
+        :meth:`refines`) under this stage's renderer, learning rate and regularizers."""
+        rig = self.build(generator, device, fixed_light)
+        rig.scene.load_state_dict(previous.scene.state_dict())
+        return rig
+
+    def refines(self, previous: object) -> str | None:
+        """Why this field cannot refine a stage of scene config ``previous`` (None: it can)."""
+        if isinstance(previous, FieldScene) and previous.field == self.field:
+            return None
+        return ("a field refine stage continues the first stage's field, so it needs stage.scene:field with the "
+                "same field settings; to refine another scene use refine.scene:mesh or refine.scene:gaussians")
+
 
 class OptimizerRig:
     """What a rig with one ``scene`` module and one ``optimizer`` does around a step (fields and meshes; the

@@ -157,6 +157,12 @@ def sd_alphas_cumprod(num_train_timesteps: int = 1000, beta_start: float = 0.000
     return torch.cumprod(1.0 - betas, dim=0).float()
 
 
+def views_per_sample(prior: object) -> int:
+    """How many consecutive images of a batch form one sample of ``prior``: its ``num_frames`` (4 for MVDream,
+    whose views of one sample share the timestep, arXiv 2308.16512), else 1."""
+    return int(getattr(prior, "num_frames", 1))
+
+
 @runtime_checkable
 class DiffusionPrior(Protocol):
     """What a guidance loss needs from a frozen diffusion model.
