@@ -6,8 +6,10 @@
 
 from lift3d.data.captions import FAMILY_WORDS, caption_for, parse_caption
 from lift3d.data.objects import FAMILIES, ProceduralObject, procedural_object
+from lift3d.data.ood import ood_objects
 from lift3d.data.palette import PALETTE, Colour, colour, nearest_colour, palette_rgb
 from lift3d.data.tracer import AMBIENT, LIGHT_DIRECTION, render_object, sphere_trace
+from lift3d.data.zeroverse import RandomObject, ZeroverseConfig, random_composition
 
 __all__ = [
     "AMBIENT",
@@ -17,12 +19,16 @@ __all__ = [
     "PALETTE",
     "Colour",
     "ProceduralObject",
+    "RandomObject",
+    "ZeroverseConfig",
     "caption_for",
     "colour",
     "nearest_colour",
     "palette_rgb",
     "parse_caption",
+    "ood_objects",
     "procedural_object",
+    "random_composition",
     "render_object",
     "sphere_trace",
 ]

@@ -104,6 +104,8 @@ class GenerateConfig:
     (lift3d/pipelines/normalize_size.py; docs/generate.md has why it is off by default)."""
     asset: AssetOptions = AssetOptions()
     """The exported mesh: face budget and baked texture size."""
+    export: bool = True
+    """Write the exports (mesh, splats) at the end; ``--no-export`` leaves them to ``lift3d export RUN`` later."""
     quiet: bool = False
     viewer: bool = False
     """Serve a live viewer on localhost while the run trains (step, loss, validation renders; see docs/viewer.md)."""
@@ -256,7 +258,7 @@ def generate_one(cfg: GenerateConfig) -> Path:
             if guidance.adapts_prior:  # VSD's LoRA lives in the prior: the next stage gets a clean prior
                 del guidance
                 prior = cfg.prior.build(device)
-        finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames, cfg.asset)
+        finish_run(rig, run, stages(cfg)[-1], cfg.turntable_frames, cfg.asset if cfg.export else None)
     if viewer is not None:
         viewer.close()
     return run.path

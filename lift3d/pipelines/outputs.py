@@ -69,11 +69,12 @@ def write_turntable(rig, path: Path, frames: int, resolution: int, background, o
 
 
 def finish_run(rig, run, stage, frames: int, asset=None) -> list[Path]:
-    """Turntable (none when ``frames`` is 0), exports (``asset``: :class:`lift3d.export.asset.AssetOptions`) and
-    ``index.html``."""
+    """Turntable (none when ``frames`` is 0), exports (``asset``: :class:`lift3d.export.asset.AssetOptions`; None:
+    no exports) and ``index.html``."""
     written = [write_turntable(rig, run.media_dir / "turntable.mp4", frames, max(64, stage.resolution * 2),
                                stage.background)] if frames > 0 else []
-    written += rig.export(run.path / "export", asset)
+    if asset is not None:
+        written += rig.export(run.path / "export", asset)
     from lift3d.viewer.static_page import write_run_page
 
     page = write_run_page(run.path)  # the self-contained page for sharing (mesh, splats, turntable)
