@@ -24,26 +24,51 @@ DCC = Path(__file__).resolve().parents[1] / "tools" / "dcc"
 CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"  # Blender must not pick up a venv's python3.11 (docs/export.md)
 
 
-def node_tool(script: str, path: Path) -> dict:
-    if shutil.which("node") is None or not (DCC / "node_modules").is_dir():
+def have_node_clients() -> bool:
+    """Whether node and the npm clients of tools/dcc/install.sh are installed."""
+    return shutil.which("node") is not None and (DCC / "node_modules").is_dir()
+
+
+def have_blender() -> bool:
+    return shutil.which("blender", path=CLEAN_PATH) is not None
+
+
+def node_tools(script: str, paths: list[Path], *flags: str) -> dict[Path, dict]:
+    """Run ``tools/dcc/SCRIPT`` once on all ``paths``; its JSON line for each path."""
+    if not have_node_clients():
         pytest.skip("node clients not installed: run tools/dcc/install.sh")
-    out = subprocess.run(["node", str(DCC / script), str(path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run(["node", str(DCC / script), *flags, *map(str, paths)], capture_output=True, text=True,
+                         timeout=120 + 10 * len(paths))
+    reports = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [r["file"] for r in reports] == [str(p) for p in paths], out.stdout[-3000:] + out.stderr[-3000:]
+    return {Path(r["file"]): r for r in reports}
 
 
-def blender_import(path: Path) -> dict:
+def node_tool(script: str, path: Path) -> dict:
+    report = node_tools(script, [path])[path]
+    assert "error" not in report, report["error"]
+    return report
+
+
+def blender_imports(paths: list[Path]) -> dict[Path, dict]:
+    """Import every file in one headless Blender (tools/dcc/blender_import.py); its result for each path."""
     blender = shutil.which("blender", path=CLEAN_PATH)
     if blender is None:
         pytest.skip("Blender not installed: run tools/dcc/install.sh")
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")}
     env["PATH"] = CLEAN_PATH
     out = subprocess.run([blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python",
-                          str(DCC / "blender_import.py"), "--", str(path)], capture_output=True, text=True,
-                         env=env, timeout=300)
-    lines = [line for line in out.stdout.splitlines() if line.startswith(("DCC_RESULT ", "DCC_ERROR "))]
-    assert out.returncode == 0 and lines and lines[-1].startswith("DCC_RESULT"), out.stdout[-3000:] + out.stderr[-3000:]
-    return json.loads(lines[-1].split(" ", 1)[1])
+                          str(DCC / "blender_import.py"), "--", *map(str, paths)], capture_output=True, text=True,
+                         env=env, timeout=300 + 10 * len(paths))
+    results = [json.loads(line.split(" ", 1)[1]) for line in out.stdout.splitlines() if line.startswith("DCC_RESULT ")]
+    assert [r["file"] for r in results] == [str(p) for p in paths], out.stdout[-3000:] + out.stderr[-3000:]
+    return {Path(r["file"]): r for r in results}
+
+
+def blender_import(path: Path) -> dict:
+    got = blender_imports([path])[path]
+    assert "error" not in got, got["error"]
+    return got
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +103,7 @@ def test_blender_imports_upright_with_same_counts_and_bounds(tmp_path, asset, su
     if suffix == ".ply":
         assert got["has_colors"]
     else:
-        assert got["has_uv"] and got["has_image"] and got["materials"] == 1
+        assert got["has_uv"] and got["has_image"] and got["base_color_image"] and got["materials"] == 1
 
 
 def splats() -> SplatData:

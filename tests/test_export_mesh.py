@@ -163,6 +163,35 @@ def test_mesh_files_round_trip_in_world_axes(tmp_path, textured_torus, suffix):
         save_mesh(textured_torus, paths[0])
 
 
+def test_obj_keeps_the_texture_at_full_strength(tmp_path, textured_torus):
+    """The MTL multiplies map_Kd by Kd (three.js does): Kd 1, no specular, and an OBJ -> GLB round trip keeps a
+    white base-colour factor (trimesh's defaults were Kd 0.4, which became baseColorFactor 0.4)."""
+    save_mesh(textured_torus, tmp_path / "torus.obj")
+    mtl = dict(line.split(" ", 1) for line in (tmp_path / "torus.mtl").read_text().splitlines() if " " in line)
+    assert mtl["Kd"].split() == ["1.00000000"] * 3 and mtl["Ks"].split() == ["0.00000000"] * 3
+    assert mtl["map_Kd"] == "torus.png"
+    save_mesh(load_mesh(tmp_path / "torus.obj"), tmp_path / "torus.glb")
+    material = load_mesh(tmp_path / "torus.glb").visual.material
+    np.testing.assert_array_equal(material.baseColorFactor, [255] * 4)
+    assert material.metallicFactor == 0.0  # trimesh leaves it unset: glTF's default 1 is fully metallic
+
+
+def test_vertex_coloured_glb_gets_a_matte_material(tmp_path):
+    import json
+    import struct
+
+    box = trimesh.creation.box()
+    box.visual.vertex_colors = [200, 30, 30, 255]
+    data = save_mesh(box, tmp_path / "box.glb")[0].read_bytes()
+    gltf = json.loads(data[20 : 20 + struct.unpack_from("<I", data, 12)[0]])
+    (primitive,) = gltf["meshes"][0]["primitives"]
+    assert "COLOR_0" in primitive["attributes"]
+    pbr = gltf["materials"][primitive["material"]]["pbrMetallicRoughness"]
+    assert pbr["metallicFactor"] == 0.0 and pbr["roughnessFactor"] == 1.0
+    back = load_mesh(tmp_path / "box.glb")  # trimesh reads COLOR_0 beside a material as an attribute: restored
+    assert back.visual.kind == "vertex" and (back.visual.vertex_colors == [200, 30, 30, 255]).all()
+
+
 def test_glb_is_y_up():
     box = trimesh.creation.box(extents=(1.0, 2.0, 3.0))  # tallest along lift3d's +Z
     from lift3d.export.formats import Z_UP_TO_Y_UP, to_y_up

@@ -79,6 +79,27 @@ def test_gaussian_run_exports_standard_splats(tiny_bundled_prior: Path, tmp_path
     assert (run / "export" / "splats.ply").is_file() and (run / "export" / "mesh.glb").is_file()
 
 
+def test_reconstruct_run_exports_from_its_splats(tmp_path: Path) -> None:
+    """A reconstruct run saves no checkpoint: ``lift3d export`` reads its export/splats.ply (world axes)."""
+    import json
+
+    from lift3d.export.splats import load_3dgs_ply
+    from lift3d.scenes.gaussians import Gaussians
+    from lift3d.scenes.gaussians_ply import save_ply
+
+    run = tmp_path / "run"
+    (run / "export").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"schema_version": 1, "config": {"_kind": "reconstruct"}}))
+    with pytest.raises(LiftError, match="without export/splats.ply"):
+        run_export(ExportConfig(scene=run, format="glb"))
+    g = Gaussians.random_ball(300, 0.4, torch.Generator().manual_seed(0), sh_degree=0, opacity=0.9)
+    save_ply(g, run / "export" / "splats.ply")
+    (ply,) = run_export(ExportConfig(scene=run, format="splat-ply", splat_axes="z_up"))
+    assert torch.equal(load_3dgs_ply(ply, axes="z_up").means, g.means.detach())
+    (glb,) = run_export(ExportConfig(scene=run, format="glb", texture_size=32, target_faces=500))
+    assert glb == run / "export" / "asset.glb" and glb.stat().st_size > 0
+
+
 def test_half_written_run_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(LiftError, match="not a lift3d run folder"):

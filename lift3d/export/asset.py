@@ -16,7 +16,7 @@ import trimesh
 
 from lift3d.export.albedo_sources import albedo_from_vertex_colors
 from lift3d.export.formats import save_glb, save_obj, save_ply
-from lift3d.export.mesh_cleanup import decimate
+from lift3d.export.mesh_cleanup import decimate, drop_degenerate
 from lift3d.export.uv_bake import AlbedoFn, textured_mesh
 
 
@@ -41,13 +41,20 @@ def bake_asset(mesh: trimesh.Trimesh, albedo: AlbedoFn | None = None, target_fac
 
     ``albedo`` defaults to the mesh's own vertex colours (closest-point interpolation, sampled on the
     undecimated mesh, so decimation does not blur colours). A mesh that is textured already is returned
-    as is; ``texture_size=0`` keeps vertex colours instead of baking.
+    as is; ``texture_size=0`` keeps vertex colours instead of baking. Zero-area and repeated faces (quadric
+    decimation leaves back-to-back pairs, which a refined mesh keeps) and unused vertices are dropped before
+    unwrapping (:func:`~lift3d.export.mesh_cleanup.drop_degenerate`): their vertices have no normal.
+
+    Raises:
+        ValueError: every face of ``mesh`` has zero area.
     """
     if is_textured(mesh) or len(mesh.faces) == 0:
         return mesh
     if albedo is None:
         albedo = albedo_from_vertex_colors(mesh)
-    low = decimate(mesh, target_faces)
+    low = drop_degenerate(decimate(mesh, target_faces))
+    if len(low.faces) == 0:
+        raise ValueError("every face of the mesh has zero area")
     if texture_size > 0:
         return textured_mesh(low, albedo, texture_size)
     with torch.no_grad():

@@ -36,6 +36,9 @@ class ExportConfig:
     """SH degree of a splat-ply output (0..3; default: the input's; viewers that expect 45 f_rest need 3)."""
     splat_axes: SplatAxes = "y_down"
     """Axis convention of splat files read and written (y_down shows upright in SuperSplat/PlayCanvas)."""
+    drop_invalid: bool = False
+    """Skip Gaussians of an input splat file that hold NaN/inf values or zero-length quaternions (with a
+    warning) instead of refusing the file."""
     resolution: int = 128
     """Marching-cubes grid size for splat -> mesh."""
     target_faces: int = 20000
@@ -73,18 +76,51 @@ def _run_output(cfg: ExportConfig) -> Path:
     return cfg.scene / "export" / name
 
 
+def _run_kind(run_dir: Path) -> str | None:
+    """The ``_kind`` tag of a run folder's ``config.json`` (``generate``, ``reconstruct``); None if unreadable."""
+    import json
+
+    try:
+        kind = json.loads((run_dir / "config.json").read_text())["config"]["_kind"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+def load_run_rig(run_dir: Path):
+    """The scene rig of a run folder: a ``generate`` run's newest valid checkpoint; for a ``reconstruct`` run,
+    which saves no checkpoint, its exported splats (``export/splats.ply``, lift3d's world axes) in the rig that
+    ``lift3d reconstruct`` exported them with, so meshes come out as the run's own.
+
+    Raises:
+        LiftError: not a run folder, no valid checkpoint yet, or a reconstruct run without its splats.
+    """
+    if _run_kind(run_dir) == "reconstruct":
+        from lift3d.export.splats import load_3dgs_ply
+        from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
+
+        splats = run_dir / "export" / "splats.ply"
+        if not splats.is_file():
+            raise LiftError(f"{run_dir} is a reconstruct run without export/splats.ply (stopped before its end?); "
+                            "run lift3d reconstruct again.")
+        gaussians = load_3dgs_ply(splats, axes="z_up").to_gaussians()
+        return GaussianRig(GaussianScene(sh_degree=gaussians.max_sh_degree, densify=None), gaussians)
+    from lift3d.pipelines.load import load_generate_run
+
+    return load_generate_run(run_dir)[1]
+
+
 def export_run(cfg: ExportConfig) -> list[Path]:
-    """Export a run folder's newest valid checkpoint (mesh, splats or turntable video)."""
+    """Export a run folder's scene (:func:`load_run_rig`) as a mesh, splats or a turntable video."""
     from lift3d.export.formats import save_mesh
     from lift3d.export.splats import SplatData, save_3dgs_ply, save_splat
-    from lift3d.pipelines.load import load_generate_run
 
     if cfg.format not in SUFFIX:
         raise LiftError(f"unknown format {cfg.format!r}; choose one of {list(SUFFIX)}.")
     out = _run_output(cfg)
     if out.exists() and not cfg.overwrite:
         raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
-    _, rig = load_generate_run(cfg.scene)
+    rig = load_run_rig(cfg.scene)
     if cfg.format == "video":
         from lift3d.pipelines.outputs import write_turntable
 
@@ -126,7 +162,7 @@ def run_export(cfg: ExportConfig) -> list[Path]:
         raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
     if _is_splat(cfg.scene):
         read = load_splat if cfg.scene.suffix.lower() == ".splat" else load_3dgs_ply
-        splats = read(cfg.scene, axes=cfg.splat_axes)
+        splats = read(cfg.scene, axes=cfg.splat_axes, drop_invalid=cfg.drop_invalid)
         if cfg.format == "splat-ply":
             return [save_3dgs_ply(splats, out, cfg.sh_degree, cfg.splat_axes, cfg.overwrite)]
         if cfg.format == "splat":
@@ -135,18 +171,19 @@ def run_export(cfg: ExportConfig) -> list[Path]:
                                                 cfg.texture_size if cfg.format != "ply" else 0)
         return save_mesh(mesh, out, cfg.overwrite)
     if cfg.format in ("splat-ply", "splat"):
-        raise LiftError(f"{cfg.scene} is a mesh; mesh -> splat conversion needs fitting (lift3d generate).")
+        raise LiftError(f"{cfg.scene} is a mesh, not 3DGS splats (no f_dc_0 property); mesh -> splat conversion "
+                        "needs fitting (lift3d generate).")
     return save_mesh(load_mesh(cfg.scene), out, cfg.overwrite)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "lift3d export") -> int:
     """Parse flags with tyro, run the export, print written paths. Raises LiftError on bad input."""
-    import tyro
+    from lift3d.errors import parse_args
 
     args = list(argv if argv is not None else sys.argv[1:])
     if args and not args[0].startswith("-"):  # ``lift3d export SCENE ...``: the scene may come first, positionally
         args = ["--scene", *args]
-    cfg = tyro.cli(ExportConfig, args=args, prog=prog)
+    cfg = parse_args(ExportConfig, args, prog)
     for path in run_export(cfg):
         print(path)
     return 0

@@ -12,6 +12,9 @@ PLY    +Z up (unchanged)     Blender's and MeshLab's PLY importers keep file axe
 ====== ===================== ===================================================================
 
 With these choices Blender shows every export with lift3d's world coordinates exactly.
+Every file carries vertex normals of unit length, also where a face is degenerate or a vertex unused
+(:func:`lift3d.export.mesh_cleanup.unit_vertex_normals`; glTF requires unit normals); normals a mesh holds
+(the UV bake's, shared by the copies of a vertex split at a seam) are kept where usable.
 Writes are atomic and refuse to overwrite unless ``overwrite=True``.
 """
 
@@ -24,10 +27,12 @@ import numpy as np
 import trimesh
 
 from lift3d.export._atomic import check_writable, write_bytes_atomic
+from lift3d.export.mesh_cleanup import unit_vertex_normals
 from lift3d.types import LiftError
 
 Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 """Rotation taking lift3d's +Z-up world to +Y-up files: ``(x, y, z) -> (x, z, -y)`` (det +1)."""
+Y_UP, Z_UP = (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
 
 
 def _rotated(mesh: trimesh.Trimesh, rotation: np.ndarray) -> trimesh.Trimesh:
@@ -36,6 +41,26 @@ def _rotated(mesh: trimesh.Trimesh, rotation: np.ndarray) -> trimesh.Trimesh:
     transform[:3, :3] = rotation
     out.apply_transform(transform)
     return out
+
+
+def stored_normals(mesh: trimesh.Trimesh, rotation: np.ndarray | None = None) -> np.ndarray | None:
+    """The vertex normals ``mesh`` holds, rotated by ``rotation``; None when it holds none (nothing is computed).
+
+    The UV bake stores the normals of the mesh before its seams were split; trimesh keeps them in its cache
+    while the vertices are unchanged (its exporters read the same cache), but a copy drops them.
+    """
+    normals = mesh._cache["vertex_normals"]
+    if normals is None or np.shape(normals) != np.shape(mesh.vertices):
+        return None
+    return np.asarray(normals) if rotation is None else np.asarray(normals) @ np.asarray(rotation).T
+
+
+def with_unit_normals(mesh: trimesh.Trimesh, up: tuple[float, float, float],
+                      normals: np.ndarray | None = None) -> trimesh.Trimesh:
+    """``mesh`` (changed in place) with :func:`unit_vertex_normals` (from ``normals`` where usable) stored as its
+    vertex normals; ``up`` is the file's up axis, the normal of last resort."""
+    mesh.vertex_normals = unit_vertex_normals(mesh.vertices, mesh.faces, up, normals)
+    return mesh
 
 
 def to_y_up(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -48,10 +73,58 @@ def from_y_up(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     return _rotated(mesh, Z_UP_TO_Y_UP.T)
 
 
+MATTE = {"name": "lift3d_matte", "pbrMetallicRoughness": {"metallicFactor": 0.0, "roughnessFactor": 1.0}}
+"""The glTF material of vertex-coloured meshes (``COLOR_0`` times a white, non-metallic, rough base)."""
+
+
+def glb_material(material: trimesh.visual.material.Material) -> trimesh.visual.material.Material:
+    """The PBR material written to glTF: PBR materials as they are; others (an OBJ's MTL) converted by trimesh
+    with ``metallicFactor`` 0, since trimesh leaves it unset and glTF's default is 1 (fully metallic, dark)."""
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        return material
+    pbr = material.to_pbr()
+    pbr.metallicFactor, pbr.name = 0.0, material.name
+    return pbr
+
+
+def matte_default_material(tree: dict) -> None:
+    """``export_glb`` tree post-processor: primitives without a material (trimesh writes vertex colours bare) get
+    :data:`MATTE`. glTF's default material is fully metallic, which darkens vertex colours in PBR viewers, and
+    Blender's importer shows no colours without a material."""
+    bare = [p for mesh in tree.get("meshes", []) for p in mesh["primitives"] if "material" not in p]
+    if bare:
+        tree.setdefault("materials", []).append(dict(MATTE))
+        for primitive in bare:
+            primitive["material"] = len(tree["materials"]) - 1
+
+
 def save_glb(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Binary glTF (+Y up, metres) with its PBR material / base-colour texture or vertex colours."""
-    data = trimesh.exchange.gltf.export_glb(trimesh.Scene(to_y_up(mesh)), include_normals=True)
+    """Binary glTF (+Y up, metres) with its PBR material / base-colour texture, or vertex colours on a matte
+    material (:func:`matte_default_material`)."""
+    y_up = with_unit_normals(to_y_up(mesh), Y_UP, stored_normals(mesh, Z_UP_TO_Y_UP))
+    if isinstance(y_up.visual, trimesh.visual.TextureVisuals) and y_up.visual.material is not None:
+        y_up.visual.material = glb_material(y_up.visual.material)
+    data = trimesh.exchange.gltf.export_glb(trimesh.Scene(y_up), include_normals=True, unitize_normals=False,
+                                            tree_postprocessor=matte_default_material)
     return write_bytes_atomic(path, data, overwrite)
+
+
+def obj_material(material: trimesh.visual.material.Material, name: str) -> trimesh.visual.material.Material:
+    """The MTL material of a textured mesh, named ``name`` (its texture becomes ``<name>.png``).
+
+    A PBR material (ours: base-colour texture, metallic 0, roughness 1) becomes ``Kd`` = its base-colour
+    factor (white when unset) times ``map_Kd``, ``Ka 0``, ``Ks 0``: trimesh's default ``Kd``/``Ks`` of 0.4
+    darken the texture to 40 % in viewers that multiply them as the MTL spec says (three.js) and add a
+    highlight the GLB does not have. Other materials are copied as they are.
+    """
+    if not isinstance(material, trimesh.visual.material.PBRMaterial):
+        out = material.copy()
+        out.name = name
+        return out
+    factor = material.baseColorFactor if material.baseColorFactor is not None else [255, 255, 255, 255]
+    return trimesh.visual.material.SimpleMaterial(image=material.baseColorTexture, diffuse=factor,
+                                                  ambient=[0, 0, 0, 255], specular=[0, 0, 0, 255], glossiness=1.0,
+                                                  name=name)
 
 
 def save_obj(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = False) -> list[Path]:
@@ -62,10 +135,9 @@ def save_obj(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = F
     """
     path = Path(path)
     textured = isinstance(mesh.visual, trimesh.visual.TextureVisuals) and mesh.visual.uv is not None
-    y_up = to_y_up(mesh)
+    y_up = with_unit_normals(to_y_up(mesh), Y_UP, stored_normals(mesh, Z_UP_TO_Y_UP))
     if textured:  # the texture file is named after the material: make it <stem>.png, not a shared name
-        y_up.visual.material = y_up.visual.material.copy()
-        y_up.visual.material.name = path.stem
+        y_up.visual.material = obj_material(y_up.visual.material, path.stem)
     text, extra = trimesh.exchange.obj.export_obj(
         y_up, include_normals=True, include_color=not textured, include_texture=textured,
         return_texture=True, mtl_name=f"{path.stem}.mtl")
@@ -81,6 +153,7 @@ def save_ply(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = F
     out = mesh.copy()
     if isinstance(out.visual, trimesh.visual.TextureVisuals):
         out.visual = out.visual.to_color()  # samples the texture at each vertex
+    with_unit_normals(out, Z_UP, stored_normals(mesh))
     data = trimesh.exchange.ply.export_ply(out, encoding="binary", vertex_normal=True)
     return write_bytes_atomic(path, data, overwrite)
 
@@ -95,6 +168,18 @@ def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = 
     if suffix == ".ply":
         return [save_ply(mesh, path, overwrite)]
     raise LiftError(f"unknown mesh format {suffix!r} for {path}; use .glb, .obj or .ply.")
+
+
+def plain_vertex_colours(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh`` (changed in place) with vertex colours as its visual when it has them and no UVs.
+
+    trimesh reads a glTF primitive with a material and ``COLOR_0`` (our vertex-coloured GLBs, on
+    :data:`MATTE`) as a texture visual without UVs, the colours hidden in ``vertex_attributes``.
+    """
+    visual = getattr(mesh, "visual", None)
+    if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is None and "color" in visual.vertex_attributes:
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.asarray(visual.vertex_attributes["color"]))
+    return mesh
 
 
 def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
@@ -112,11 +197,17 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
     if isinstance(loaded, trimesh.Scene):
         if len(loaded.geometry) == 0:
             raise LiftError(f"{path} holds no mesh.")
+        for geometry in loaded.geometry.values():
+            plain_vertex_colours(geometry)
         loaded = loaded.to_geometry() if hasattr(loaded, "to_geometry") else loaded.dump(concatenate=True)
+    if isinstance(loaded, trimesh.Trimesh):
+        plain_vertex_colours(loaded)
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-        raise LiftError(f"{path} holds no triangle mesh.")
+        raise LiftError(f"{path} holds no triangle mesh (no faces); pass a mesh with faces, or 3DGS splats "
+                        "(a .splat, or a .ply with x y z f_dc_0..2 opacity scale_0..2 rot_0..3).")
     return loaded if suffix == ".ply" else from_y_up(loaded)
 
 
-__all__ = ["Z_UP_TO_Y_UP", "from_y_up", "load_mesh", "save_glb", "save_mesh", "save_obj",
-           "save_ply", "to_y_up"]
+__all__ = ["MATTE", "Y_UP", "Z_UP", "Z_UP_TO_Y_UP", "from_y_up", "glb_material", "load_mesh",
+           "matte_default_material", "obj_material", "plain_vertex_colours", "save_glb", "save_mesh", "save_obj",
+           "save_ply", "stored_normals", "to_y_up", "with_unit_normals"]

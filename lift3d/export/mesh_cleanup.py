@@ -1,5 +1,10 @@
 """Mesh cleanup after extraction: floaters, degenerate faces, decimation, normals.
 
+Vertex normals for files (:func:`unit_vertex_normals`) are finite and of unit length for every vertex: glTF
+requires it (Khronos glTF-Validator ``ACCESSOR_VECTOR3_NON_UNIT``), and trimesh's own normals are zero for
+vertices whose faces cancel (back-to-back duplicate faces, which quadric decimation leaves), that only degenerate
+faces use (xatlas gives each degenerate face its own chart, hence its own vertices) or that no face uses.
+
 Decimation uses quadric error metrics ("Surface Simplification Using Quadric Error Metrics", Garland
 and Heckbert, SIGGRAPH 1997) through trimesh's ``simplify_quadric_decimation``, which needs the
 ``fast_simplification`` package. Without it we fall back to vertex clustering ("Multi-resolution 3D
@@ -43,6 +48,67 @@ def clean_mesh(mesh: trimesh.Trimesh, min_fraction: float = 0.02) -> trimesh.Tri
     return mesh
 
 
+def drop_degenerate(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A copy of ``mesh`` without zero-area faces, repeated faces and unused vertices (``mesh`` itself if clean).
+
+    A repeated face uses the same three vertices as an earlier one, in either winding: quadric decimation
+    leaves such back-to-back pairs (zero-thickness sheets), whose normals cancel at their vertices. Unlike
+    :func:`clean_mesh` nothing is merged, re-wound or removed as a floater, so a UV layout or a refined mesh
+    keeps its topology; visuals (UVs, vertex colours) follow the kept vertices.
+    """
+    unique = np.zeros(len(mesh.faces), bool)
+    unique[mesh.unique_faces()] = True  # a mask (trimesh >= 4) or indices: the first of each vertex set
+    keep = mesh.nondegenerate_faces() & unique
+    used = np.zeros(len(mesh.vertices), bool)
+    used[np.asarray(mesh.faces)[keep].reshape(-1)] = True
+    if keep.all() and used.all():
+        return mesh
+    out = mesh.copy()
+    out.update_faces(keep)
+    out.remove_unreferenced_vertices()
+    return out
+
+
+def unit_vertex_normals(vertices: np.ndarray, faces: np.ndarray, up: tuple[float, float, float] = (0.0, 0.0, 1.0),
+                        normals: np.ndarray | None = None, passes: int = 8) -> np.ndarray:
+    """``[V, 3]`` float32 unit vertex normals, finite for every vertex (used by a face or not).
+
+    Each normal is ``normals``' row when given and usable, else the area-weighted sum of the normals of the
+    vertex's faces. A vertex where that vanishes (only degenerate faces, cancelling faces, no face, non-finite
+    coordinates) takes the mean of its face-neighbours' normals, spread for up to ``passes`` rings; what is left
+    over gets ``up``.
+    """
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    if normals is None:
+        tri = v[f]
+        cross = np.nan_to_num(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), nan=0.0, posinf=0.0,
+                              neginf=0.0)
+        normals = np.zeros_like(v)
+        for corner in range(3):
+            np.add.at(normals, f[:, corner], cross)
+    normals = np.array(normals, np.float64).reshape(len(v), 3)
+    for _ in range(passes):
+        ok = _unit_rows(normals)
+        if ok.all() or not ok[f].any():
+            break
+        unit = np.zeros_like(normals)
+        unit[ok] = normals[ok] / np.linalg.norm(normals[ok], axis=1, keepdims=True)
+        ring = unit[f].sum(1)  # per face: its valid vertices' normals
+        spread = np.zeros_like(normals)
+        for corner in range(3):
+            np.add.at(spread, f[:, corner], ring)
+        normals = np.where(ok[:, None], normals, spread)
+    normals = np.where(_unit_rows(normals)[:, None], normals, np.asarray(up, np.float64))
+    out = (normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)  # renormalise after the float32 rounding
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` that are finite and long enough to normalise."""
+    return np.isfinite(x).all(1) & ((x * x).sum(1) > np.finfo(np.float64).tiny)
+
+
 def has_quadric_decimation() -> bool:
     """Whether trimesh's quadric decimation backend (``fast_simplification``) is importable."""
     try:
@@ -82,7 +148,8 @@ def cluster_decimation(mesh: trimesh.Trimesh, target_faces: int, iterations: int
 
 
 def decimate(mesh: trimesh.Trimesh, target_faces: int, method: str = "auto") -> trimesh.Trimesh:
-    """Reduce ``mesh`` to about ``target_faces`` faces (unchanged when already below).
+    """Reduce ``mesh`` to about ``target_faces`` faces (unchanged when already below); the result has no
+    zero-area or repeated faces and no unused vertices (:func:`drop_degenerate`).
 
     Args:
         target_faces: face budget.
@@ -100,9 +167,7 @@ def decimate(mesh: trimesh.Trimesh, target_faces: int, method: str = "auto") -> 
     if method == "quadric":
         if not has_quadric_decimation():
             raise ValueError("quadric decimation needs `pip install fast_simplification`; or use method='cluster'.")
-        out = mesh.simplify_quadric_decimation(face_count=target_faces)
-        out.remove_unreferenced_vertices()
-        return out
+        return drop_degenerate(mesh.simplify_quadric_decimation(face_count=target_faces))
     if method == "cluster":
         return cluster_decimation(mesh, target_faces)
     raise ValueError(f"method must be 'auto', 'quadric' or 'cluster', got {method!r}")

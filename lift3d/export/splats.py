@@ -18,6 +18,10 @@ PlayCanvas and antimatter15's viewer show upright. ``y_up`` (``(x, z, -y)``, as 
 three.js-style +Y-up viewers; ``z_up`` writes world axes unchanged (exact round trip). Rotating a
 splat file rotates means and quaternions and also the SH coefficients (band-wise, see
 :func:`sh_rotation`), so view-dependent colour survives the axis change.
+
+Readers validate (:func:`lift3d.scenes.gaussians_ply.check_gaussians`): an empty file, or Gaussians with
+NaN/inf values or zero-length quaternions, are refused with one line (``drop_invalid=True``, CLI
+``--drop-invalid``, skips the invalid Gaussians with a warning instead).
 """
 
 from __future__ import annotations
@@ -71,6 +75,16 @@ class SplatData:
 
     def __len__(self) -> int:
         return self.means.shape[0]
+
+    def fields(self) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``(means, quats, log_scales, opacity_logits, sh)``."""
+        return self.means, self.quats, self.log_scales, self.opacity_logits, self.sh
+
+    def select(self, keep: Tensor) -> SplatData:
+        """The Gaussians where the boolean mask ``keep [N]`` is set (``self`` when all are)."""
+        if bool(keep.all()):
+            return self
+        return SplatData(*(t[keep] for t in self.fields()))
 
     @property
     def sh_degree(self) -> int:
@@ -189,26 +203,48 @@ def is_3dgs_ply(path: str | os.PathLike) -> bool:
     with open(path, "rb") as f:
         head = f.read(4096)
     if not head.startswith(b"ply"):
-        raise LiftError(f"{path} is not a PLY file (no 'ply' magic); it may be corrupt or truncated")
+        raise LiftError(f"{path} is not a PLY file (no 'ply' magic); it may be empty, corrupt or truncated: "
+                        "export it again")
     return b"f_dc_0" in head.split(b"end_header")[0]
 
 
-def load_3dgs_ply(path: str | os.PathLike, axes: SplatAxes = "y_down") -> SplatData:
-    """Read a 3DGS ``.ply`` (any SH degree 0..3, any property order) back into lift3d's world axes."""
+REQUIRED_PROPERTIES = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
+                       "rot_0", "rot_1", "rot_2", "rot_3"]
+"""The 3DGS ``.ply`` properties a splat file must have (``nx ny nz`` and ``f_rest_*`` are optional)."""
+
+
+def load_3dgs_ply(path: str | os.PathLike, axes: SplatAxes = "y_down", drop_invalid: bool = False) -> SplatData:
+    """Read a 3DGS ``.ply`` (any SH degree 0..3, any property order) back into lift3d's world axes.
+
+    Args:
+        drop_invalid: skip Gaussians with NaN/inf values or zero-length quaternions (warning on stderr)
+            instead of refusing the file.
+
+    Raises:
+        LiftError: (:class:`~lift3d.scenes.gaussians_ply.SplatFileError`) the file is missing, unreadable,
+            lacks 3DGS properties, is empty or holds invalid Gaussians (one line saying how many and what to do).
+    """
     from plyfile import PlyData
+
+    from lift3d.scenes.gaussians_ply import SplatFileError, check_gaussians
 
     path = Path(path)
     if not path.is_file():
         raise LiftError(f"splat file {path} does not exist.")
-    vertex = PlyData.read(str(path))["vertex"]
-    names = {p.name for p in vertex.properties}
-    missing = {"x", "y", "z", "f_dc_0", "opacity", "scale_0", "rot_0"} - names
+    try:
+        vertex = PlyData.read(str(path))["vertex"]
+        names = {p.name for p in vertex.properties}
+    except Exception as e:  # plyfile raises many types (and KeyError without a vertex element) on bad files
+        raise SplatFileError(f"cannot read {path} as a 3DGS .ply ({type(e).__name__}: {e}); it may be corrupt "
+                             "or truncated: export it again.") from None
+    missing = [name for name in REQUIRED_PROPERTIES if name not in names]
     if missing:
-        raise LiftError(f"{path} is not a 3DGS .ply: missing properties {sorted(missing)}.")
+        raise SplatFileError(f"{path} is not a 3DGS .ply: missing properties {missing}; a splat file needs "
+                             f"{' '.join(REQUIRED_PROPERTIES)} (f_rest_* optional).")
     rest = sorted((n for n in names if n.startswith("f_rest_")), key=lambda n: int(n[7:]))
     k = len(rest) // 3 + 1
     if k not in (1, 4, 9, 16) or len(rest) % 3:
-        raise LiftError(f"{path} has {len(rest)} f_rest properties; 3DGS needs 0, 9, 24 or 45.")
+        raise SplatFileError(f"{path} has {len(rest)} f_rest properties; 3DGS needs 0, 9, 24 or 45.")
 
     def cols(keys: list[str]) -> Tensor:
         return torch.from_numpy(np.stack([np.asarray(vertex[key], dtype=np.float32) for key in keys], axis=1))
@@ -218,7 +254,7 @@ def load_3dgs_ply(path: str | os.PathLike, axes: SplatAxes = "y_down") -> SplatD
     data = SplatData(cols(["x", "y", "z"]), cols([f"rot_{i}" for i in range(4)]),
                      cols([f"scale_{i}" for i in range(3)]), cols(["opacity"])[:, 0],
                      torch.cat([cols([f"f_dc_{i}" for i in range(3)])[:, None], sh_rest], dim=1))
-    return data.rotated(AXES[axes].T)
+    return data.select(check_gaussians(path, *data.fields(), drop_invalid)).rotated(AXES[axes].T)
 
 
 def save_splat(splats: SplatData, path: str | os.PathLike, axes: SplatAxes = "y_down", overwrite: bool = False) -> Path:
@@ -236,8 +272,17 @@ def save_splat(splats: SplatData, path: str | os.PathLike, axes: SplatAxes = "y_
     return write_bytes_atomic(path, rec.tobytes(), overwrite)
 
 
-def load_splat(path: str | os.PathLike, axes: SplatAxes = "y_down") -> SplatData:
-    """Read a ``.splat`` (degree-0 colour; rotations and colours 8-bit quantised)."""
+def load_splat(path: str | os.PathLike, axes: SplatAxes = "y_down", drop_invalid: bool = False) -> SplatData:
+    """Read a ``.splat`` (degree-0 colour; rotations and colours 8-bit quantised).
+
+    Scales that underflowed to 0 are read as ``1e-12``; negative scales count as non-finite (their log is NaN).
+
+    Raises:
+        LiftError: the file is missing, not a whole number of 32-byte records, empty, or holds invalid
+            Gaussians (as :func:`load_3dgs_ply`; ``drop_invalid`` skips them with a warning instead).
+    """
+    from lift3d.scenes.gaussians_ply import check_gaussians
+
     path = Path(path)
     raw = path.read_bytes() if path.is_file() else None
     if raw is None or len(raw) % 32:
@@ -245,7 +290,8 @@ def load_splat(path: str | os.PathLike, axes: SplatAxes = "y_down") -> SplatData
     rec = np.frombuffer(raw, dtype=[("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
     rgba = torch.from_numpy(rec["rgba"].astype(np.float32)) / 255.0
     alpha = rgba[:, 3].clamp(1e-6, 1 - 1e-6)
+    scale = torch.from_numpy(rec["scale"].copy())
+    log_scales = torch.where(scale == 0, torch.full_like(scale, 1e-12), scale).log()  # NaN where negative
     data = SplatData(torch.from_numpy(rec["pos"].copy()), (torch.from_numpy(rec["rot"].astype(np.float32)) - 128) / 128,
-                     torch.from_numpy(rec["scale"].copy()).log(), torch.log(alpha / (1 - alpha)),
-                     ((rgba[:, :3] - 0.5) / SH_C0)[:, None])
-    return data.rotated(AXES[axes].T)
+                     log_scales, torch.log(alpha / (1 - alpha)), ((rgba[:, :3] - 0.5) / SH_C0)[:, None])
+    return data.select(check_gaussians(path, *data.fields(), drop_invalid)).rotated(AXES[axes].T)

@@ -20,6 +20,8 @@ import trimesh
 from PIL import Image
 from torch import Tensor
 
+from lift3d.export.mesh_cleanup import unit_vertex_normals
+
 AlbedoFn = Callable[[Tensor], Tensor]
 """Appearance at surface points: ``points [N, 3] -> rgb [N, 3]`` in [0, 1]."""
 
@@ -141,7 +143,8 @@ def textured_mesh(mesh: trimesh.Trimesh, albedo: AlbedoFn, size: int = 1024, pad
 
     Returns:
         A new ``trimesh.Trimesh`` (vertices split at UV seams) whose visual is a ``TextureVisuals`` with
-        ``uv`` and a ``PBRMaterial`` (base-colour texture, metallic 0, roughness 1, double-sided off).
+        ``uv`` and a ``PBRMaterial`` (base-colour texture, metallic 0, roughness 1, double-sided off), and
+        whose vertex normals are those of ``mesh`` (the copies of a vertex split at a seam share its normal).
     """
     vmap, faces, uv = unwrap_uv(mesh.vertices, mesh.faces)
     vertices = np.asarray(mesh.vertices, np.float32)[vmap]
@@ -150,7 +153,8 @@ def textured_mesh(mesh: trimesh.Trimesh, albedo: AlbedoFn, size: int = 1024, pad
     material = trimesh.visual.material.PBRMaterial(
         name="lift3d_baked", baseColorTexture=image, metallicFactor=0.0, roughnessFactor=1.0)
     visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
-    return trimesh.Trimesh(vertices, faces, visual=visual, process=False)
+    normals = unit_vertex_normals(mesh.vertices, mesh.faces)[vmap]  # before the split: seams shade smoothly
+    return trimesh.Trimesh(vertices, faces, visual=visual, vertex_normals=normals, process=False)
 
 
 def sample_texture(texture: Tensor, uv: Tensor) -> Tensor:

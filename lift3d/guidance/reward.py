@@ -89,7 +89,6 @@ class RewardConfig:
         return RewardGuidance(self, prior, reward)
 
     def _clip_reward(self, prior: DiffusionPrior, prompt: str | None) -> RewardModel:
-        from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR
         from lift3d.priors.reward_models import load_clip_reward
         from lift3d.types import LiftError
 
@@ -98,8 +97,21 @@ class RewardConfig:
         from lift3d.priors.bundled import BundledPrior
 
         device = str(getattr(prior, "alphas_cumprod", torch.zeros(())).device)
-        model = self.clip_model or (BUNDLED_REWARD_DIR if isinstance(prior, BundledPrior) else REAL_CLIP)
-        return load_clip_reward(prompt, model, device)
+        return load_clip_reward(prompt, self.clip_model_for(isinstance(prior, BundledPrior)), device)
+
+    def clip_model_for(self, bundled_prior: bool) -> str:
+        """The CLIP that scores renders for ``reward=clip``: ``clip_model``, else the bundled reward model on the
+        bundled prior, else :data:`REAL_CLIP`."""
+        from lift3d.priors.bundled_reward import BUNDLED_REWARD_DIR
+
+        return self.clip_model or str(BUNDLED_REWARD_DIR if bundled_prior else REAL_CLIP)
+
+    def check_models(self, bundled_prior: bool) -> None:
+        """Raise the one-line missing-model error now (before a run starts) if the CLIP reward cannot be found."""
+        if self.reward is RewardSource.CLIP:
+            from lift3d.priors.hub import resolve_model
+
+            resolve_model(self.clip_model_for(bundled_prior), "CLIP reward model", required=("config.json",))
 
 
 def reward_coefficients(rewards: torch.Tensor, strategy: RewardStrategy, top_k: int = 2,

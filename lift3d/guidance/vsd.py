@@ -38,7 +38,8 @@ class PhiKind(str, Enum):
     """How VSD estimates the score of the rendered distribution."""
 
     AUTO = "auto"
-    """LoRA on the prior's UNet when it has one, else a small learned network."""
+    """LoRA on the prior's UNet when it has one that takes only the noisy sample (not Zero123's), else a small
+    learned network."""
     SMALL = "small"
     """A small learned conv net (any prior)."""
     EXACT_PARTICLES = "exact-particles"
@@ -98,10 +99,11 @@ class VSD(Guidance):
             torch.manual_seed(cfg.seed)
             if cfg.phi is PhiKind.EXACT_PARTICLES:
                 self.phi: LoRAPhi | SmallPhi | ParticlePhi = ParticlePhi(prior.alphas_cumprod, cfg.particle_variance)
-            elif isinstance(prior, UNetPrior) and cfg.phi is PhiKind.AUTO:
+            elif isinstance(prior, UNetPrior) and prior.lora_phi and cfg.phi is PhiKind.AUTO:
                 self.phi = LoRAPhi(prior, rank=cfg.lora_rank)
             else:
-                self.phi = SmallPhi(prior.channels, prior.resolution, prior.num_train_timesteps, hidden=cfg.phi_hidden)
+                side = prior.latent_size if isinstance(prior, UNetPrior) else prior.resolution  # the sample's side
+                self.phi = SmallPhi(prior.channels, side, prior.num_train_timesteps, hidden=cfg.phi_hidden)
         self.phi.to(device)
         params = list(self.phi.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=cfg.phi_lr) if params else None

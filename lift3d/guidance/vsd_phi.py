@@ -34,6 +34,13 @@ def timestep_features(t: torch.Tensor, dim: int, num_train_timesteps: int) -> to
     return torch.cat([angle.sin(), angle.cos()], dim=-1)
 
 
+def time_embedding(unet: torch.nn.Module) -> torch.nn.Module:
+    """The module whose output is the UNet's timestep embedding: diffusers' ``time_embedding`` (Stable Diffusion,
+    DeepFloyd IF, Zero123), or the LDM layout's ``time_embed`` (MVDream's multi-view UNet)."""
+    module = getattr(unet, "time_embedding", None)
+    return module if module is not None else unet.time_embed
+
+
 class LoRAPhi(torch.nn.Module):
     """LoRA + camera embedding on a :class:`UNetPrior`'s UNet (PEFT adapter ``vsd_phi``)."""
 
@@ -49,7 +56,8 @@ class LoRAPhi(torch.nn.Module):
                                     target_modules=["to_q", "to_k", "to_v", "to_out.0"]), adapter_name=ADAPTER_NAME)
         unet.disable_adapters()
         self.lora = torch.nn.ParameterList([p for n, p in unet.named_parameters() if ADAPTER_NAME in n])
-        dim = unet.time_embedding.linear_2.out_features
+        embed = time_embedding(unet)  # a local: the prior's modules must not become phi's
+        dim = embed[-1].out_features if isinstance(embed, torch.nn.Sequential) else embed.linear_2.out_features
         self.camera_mlp = torch.nn.Sequential(torch.nn.Linear(camera_dim, dim), torch.nn.SiLU(),
                                               torch.nn.Linear(dim, dim))
         torch.nn.init.zeros_(self.camera_mlp[-1].weight)
@@ -60,7 +68,7 @@ class LoRAPhi(torch.nn.Module):
     def _active(self, camera: torch.Tensor) -> Iterator[None]:
         unet = self.prior[0].unet
         emb = self.camera_mlp(camera)
-        handle = unet.time_embedding.register_forward_hook(lambda m, i, out: out + emb.to(out.dtype))
+        handle = time_embedding(unet).register_forward_hook(lambda m, i, out: out + emb.to(out.dtype))
         unet.enable_adapters()
         try:
             yield

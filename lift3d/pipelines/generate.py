@@ -221,6 +221,9 @@ def generate_one(cfg: GenerateConfig) -> Path:
     device = _device(cfg.device)
     path = RunDir.locate(cfg.output, name=f"generate/{_slug(cfg.prompt)}", resume=cfg.resume, overwrite=cfg.overwrite)
     prior = cfg.prior.build(device)
+    for stage in stages(cfg):
+        if isinstance(stage.guidance, RewardConfig):
+            stage.guidance.check_models(isinstance(cfg.prior, BundledPriorSpec))
     run = RunDir.create(path, resume=cfg.resume, overwrite=cfg.overwrite)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)

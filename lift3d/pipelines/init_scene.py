@@ -54,6 +54,8 @@ def build_initial_rig(scene, init: Path, axes: SplatAxes, device: torch.device):
     if isinstance(scene, GaussianScene):
         try:
             splats = load_3dgs_ply(path, axes=axes)
+        except LiftError:  # already one line naming the file and the fix
+            raise
         except (ValueError, KeyError) as e:
             raise LiftError(f"--init {path}: cannot read splats ({e})") from None
         return GaussianRig(scene, splats.to_gaussians().to(device))

@@ -183,7 +183,7 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
     from lift3d.pipelines.generate import _device
     from lift3d.pipelines.outputs import _write_png, finish_run, image_grid
     from lift3d.recon.inputs import prepare_image
-    from lift3d.runs import RunDir
+    from lift3d.runs import RunDir, deterministic_ops
 
     if cfg.mode not in ("feedforward", "optimize", "feedforward+refine"):
         raise LiftError(f"unknown mode {cfg.mode!r}; choose feedforward, optimize or feedforward+refine")
@@ -192,31 +192,66 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
                         "(or use the image-conditioned prior:novel-view)")
     if cfg.resolution < 8 or cfg.optimize.steps < 0 or cfg.refine.steps < 0:
         raise LiftError("need --resolution >= 8, --optimize.steps >= 0 and --refine.steps >= 0")
+    settings = cfg.refine if cfg.mode == "feedforward+refine" else cfg.optimize
+    if cfg.mode != "feedforward" and cfg.prior is not None:
+        _check_guidance(cfg, settings.guidance)
     device = _device(cfg.device)
     reference = prepare_image(cfg.image, cfg.resolution, cfg.mask, cfg.recenter)
-    run = RunDir.create(cfg.output, name=f"reconstruct/{Path(cfg.image).stem or 'image'}", overwrite=cfg.overwrite)
+    path = RunDir.locate(cfg.output, name=f"reconstruct/{Path(cfg.image).stem or 'image'}", overwrite=cfg.overwrite)
+    # models first: a run that cannot start leaves no folder behind and --overwrite deletes nothing
+    model = None if cfg.mode == "optimize" else load_model(cfg.model, device)
+    guidance = prompts = None
+    if cfg.mode != "feedforward" and cfg.prior is not None:
+        prior = cfg.prior.build(device)
+        prompts = _prior_conditions(cfg, prior, reference.to(device))
+        guidance = _build_guidance(cfg, settings.guidance, prior)
+    run = RunDir.create(path, overwrite=cfg.overwrite)
     run.write_metadata(cfg, seed=cfg.seed)
     _write_png(run.media_dir / "input.png", image_grid(torch.stack([reference[..., :3], reference[..., 3:].expand(-1, -1, 3)])))
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    if cfg.mode == "optimize":
+    if model is None:
         scene = Gaussians.random_ball(cfg.optimize.num_points, 0.5, torch.Generator().manual_seed(cfg.seed + 7919),
                                       sh_degree=0, opacity=0.1).to(device)
     else:
-        scene = feedforward(load_model(cfg.model, device), reference.to(device))
+        scene = feedforward(model, reference.to(device))
     if cfg.mode == "feedforward":
         rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), scene)
     else:
-        settings = cfg.refine if cfg.mode == "feedforward+refine" else cfg.optimize
-        guidance = prompts = None
-        if cfg.prior is not None:
-            prior = cfg.prior.build(device)
-            prompts = _prior_conditions(cfg, prior, reference.to(device))
-            guidance = settings.guidance.build(prior)
-        rig = optimize_gaussians(scene, reference, settings, gen, anchor=cfg.mode == "feedforward+refine",
-                                 guidance=guidance, prompts=prompts, log=run.log_metrics)
+        with deterministic_ops(device):
+            rig = optimize_gaussians(scene, reference, settings, gen, anchor=cfg.mode == "feedforward+refine",
+                                     guidance=guidance, prompts=prompts, log=run.log_metrics)
     finish_run(rig, run, cfg, cfg.turntable_frames, cfg.asset)
     return run.path
+
+
+def _check_guidance(cfg: ReconstructConfig, guidance: GuidanceConfig) -> None:
+    """Refuse, before any compute, a guidance that needs what this prior and config cannot give."""
+    from lift3d.guidance import RewardConfig
+    from lift3d.guidance.reward import RewardSource
+    from lift3d.priors.base import Branch
+
+    needs = guidance.needs()
+    name = type(guidance).__name__.removesuffix("Config")
+    if Branch.NEGATIVE in needs:
+        raise LiftError(f"{name} needs a negative prompt, which reconstruct's priors are not given; use sds, vsd, "
+                        "sjc, csd (negative scale 0) or reward")
+    if Branch.SOURCE in needs:
+        raise LiftError(f"{name} compares with a source scene; reconstruct has none: use sds, vsd, sjc, csd or reward "
+                        "(lift3d generate --init RUN stage.guidance:dds edits a reconstruction)")
+    if isinstance(guidance, RewardConfig) and guidance.reward is RewardSource.CLIP:
+        if not cfg.prompt.strip():
+            raise LiftError("the CLIP reward scores the renders against a prompt: pass --prompt 'a red cube', or use "
+                            "the prompt-blind reward (--optimize.guidance.reward contrast)")
+        guidance.check_models(isinstance(cfg.prior, BundledPriorSpec))
+
+
+def _build_guidance(cfg: ReconstructConfig, guidance: GuidanceConfig, prior):
+    from lift3d.guidance import RewardConfig
+
+    if isinstance(guidance, RewardConfig):
+        return guidance.build(prior, prompt=cfg.prompt.strip() or None)
+    return guidance.build(prior)
 
 
 def _prior_conditions(cfg: ReconstructConfig, prior, reference: torch.Tensor):

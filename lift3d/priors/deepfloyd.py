@@ -45,11 +45,11 @@ class DeepFloydIFPrior(TextConditionedPrior):
         self.channels = int(unet.config.in_channels)
 
     def forward_unet(self, x_t: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor,
-                     camera: torch.Tensor | None = None) -> torch.Tensor:
-        """Epsilon ``[N, 3, 64, 64]`` (channels ``:3`` of the 6-channel output)."""
+                     camera: torch.Tensor | None = None, raw: bool = False) -> torch.Tensor:
+        """Epsilon ``[N, 3, 64, 64]`` (channels ``:3`` of the 6-channel output; the native ones if ``raw``)."""
         dtype = self.unet.dtype
-        raw = self.unet(x_t.to(dtype), t, encoder_hidden_states=embeddings.to(dtype)).sample.float()
-        return to_epsilon(raw[:, : self.channels], x_t, t, self.alphas_cumprod, self.prediction_type)
+        out = self.unet(x_t.to(dtype), t, encoder_hidden_states=embeddings.to(dtype)).sample.float()[:, : self.channels]
+        return out if raw else to_epsilon(out, x_t, t, self.alphas_cumprod, self.prediction_type)
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,9 @@ class MVDreamPrior(TextConditionedPrior):
         return mvdream_camera(cameras).to(self.alphas_cumprod.device)
 
     def forward_unet(self, x_t: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor,
-                     camera: torch.Tensor | None = None) -> torch.Tensor:
-        """Epsilon ``[N, 4, h, w]``; N a multiple of ``num_frames`` with one timestep per group."""
+                     camera: torch.Tensor | None = None, raw: bool = False) -> torch.Tensor:
+        """Epsilon ``[N, 4, h, w]`` (native output if ``raw``); N a multiple of ``num_frames`` with one timestep
+        per group."""
         f = self.num_frames
         if x_t.shape[0] % f:
             raise ValueError(f"MVDream denoises groups of {f} views: batch {x_t.shape[0]} is not a multiple of {f}; "
@@ -85,8 +86,8 @@ class MVDreamPrior(TextConditionedPrior):
             raise ValueError("MVDream needs conditions.camera: pass cameras to the guidance "
                              "(or prior.camera_condition(cameras)).")
         dtype = self.unet.dtype
-        raw = self.unet(x_t.to(dtype), t, embeddings.to(dtype), camera.to(dtype), num_frames=f).float()
-        return to_epsilon(raw, x_t, t, self.alphas_cumprod, self.prediction_type)
+        out = self.unet(x_t.to(dtype), t, embeddings.to(dtype), camera.to(dtype), num_frames=f).float()
+        return out if raw else to_epsilon(out, x_t, t, self.alphas_cumprod, self.prediction_type)
 
 
 @dataclass(frozen=True)

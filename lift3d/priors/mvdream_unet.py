@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.loaders import PeftAdapterMixin
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
@@ -179,7 +180,7 @@ class CondSequential(nn.Sequential):
         return x
 
 
-class MultiViewUNet(ModelMixin, ConfigMixin):
+class MultiViewUNet(ModelMixin, ConfigMixin, PeftAdapterMixin):
     """MVDream's camera-conditioned multi-view UNet (config keys as in ashawkey/mvdream-sd2.1-diffusers).
 
     Args:

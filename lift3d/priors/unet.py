@@ -37,6 +37,9 @@ class UNetPrior(torch.nn.Module):
         vae: an ``AutoencoderKL`` for latent priors, or None for pixel space.
     """
 
+    lora_phi: bool = True
+    """Whether VSD's phi can be a LoRA of this UNet called on ``(z_t, t, text states)`` alone."""
+
     def __init__(self, unet: Any, scheduler: Any, vae: Any | None = None) -> None:
         super().__init__()
         self.unet = unet.requires_grad_(False).eval()

@@ -103,6 +103,9 @@ def folder_convention(folder: Path) -> PoseConvention | None:
 class Zero123Prior(UNetPrior):
     """Novel-view latent prior; call :meth:`image_conditions` with the reference image first."""
 
+    lora_phi = False
+    """Its UNet also takes the reference latent (8 input channels): VSD's phi is the small network instead."""
+
     def __init__(self, unet: Any, scheduler: Any, vae: Any, image_encoder: Any, cc_projection: torch.nn.Module,
                  clip_size: int, clip_mean: Sequence[float], clip_std: Sequence[float],
                  convention: PoseConvention = PoseConvention.ZERO123) -> None:
