@@ -17,6 +17,7 @@ from enum import Enum
 import torch
 
 from lift3d.cameras import Cameras
+from lift3d.config import choice
 from lift3d.guidance.base import Guidance, GuidanceOutput
 from lift3d.guidance.functional import TimestepSchedule, broadcast
 from lift3d.guidance.sds import SDSConfig
@@ -50,8 +51,8 @@ class RewardStrategy(str, Enum):
 class RewardConfig:
     """Reward-weighted SDS/VSD (RewardSDS, arXiv 2503.09601); 2D-experiment defaults of the release."""
 
-    base: SDSConfig | VSDConfig = field(default_factory=SDSConfig)
-    """The wrapped loss."""
+    base: choice(SDSConfig, VSDConfig) = field(default_factory=SDSConfig)  # type: ignore[valid-type]
+    """The wrapped loss (``stage.guidance.base:sds`` or ``stage.guidance.base:vsd``)."""
     num_noises: int = 8
     """N noise samples per step (7 in the MVDream config, 8 in 2D)."""
     strategy: RewardStrategy = RewardStrategy.MIN_MAX
