@@ -6,9 +6,9 @@ seed. This renders real instances (seeds 1..N of each benchmark family, exactly,
 16 views at 64 px and scores them as ``evaluate_asset`` does:
 
 * ``instances``: each instance as drawn, what a generator that reproduces the data distribution perfectly scores;
-* ``unit size``: each instance at extent 1, what ``--init-sample.normalize-extent 1`` does to a lift;
+* ``unit size``: each instance at extent 1, what ``--init.normalize-extent 1`` does to a lift;
 * ``majority of K``: the per-pixel majority of the silhouettes of K instances (consecutive seeds), as drawn and
-  at unit size: the target of the consensus term (lift3d/pipelines/sample_terms.py) if every lift were exact.
+  at unit size: the target of the consensus term (lift3d/pipelines/terms/consensus.py) if every lift were exact.
 
 Usage: ``python benchmarks/generate_iou_ceiling.py [--seeds 16] [--majority 4]``.
 Last line: ``generate_iou_ceiling: instances=<IoU> unit_size=<IoU> majority=<IoU of K at unit size> target=0.85
@@ -23,7 +23,7 @@ import torch
 
 from lift3d.data import procedural_object, render_object
 from lift3d.pipelines.evaluate import _canonical_alpha, eval_cameras, silhouette_iou
-from lift3d.pipelines.sample_terms import majority
+from lift3d.pipelines.terms.consensus import majority
 
 FAMILIES = ("cube", "sphere", "cone", "torus", "cylinder", "pyramid", "capsule", "octahedron", "mushroom", "table")
 """The families of benchmarks/generate_quality.py's ten prompts."""

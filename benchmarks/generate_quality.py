@@ -3,6 +3,11 @@ on procedural prompts and score each run with ``lift3d eval`` (16-view silhouett
 against every family, unit-normalized Chamfer, nearest-palette colour).
 
     OMP_NUM_THREADS=1 python benchmarks/generate_quality.py --preset default --out outputs/quality
+    OMP_NUM_THREADS=1 python benchmarks/generate_quality.py --preset default --split heldout
+
+``--split`` picks the prompts from :func:`lift3d.data.prompt_split`: ``legacy`` (default: the ten prompts every
+number in docs/generate.md was measured on, unchanged), ``tuning`` (those ten plus ten more in the same words) or
+``heldout`` (ten prompts in words, colours and phrasings no tuning prompt uses; see docs/data.md).
 
 Prints one line per prompt and, last, ``generate_quality: ... ratio=...`` where ratio is the mean seconds per
 prompt divided by the 300 s budget of the issue (below 1 is within budget). Writes ``summary.json``.
@@ -19,17 +24,17 @@ from pathlib import Path
 
 import torch
 
+from lift3d.data.splits import LEGACY_PROMPTS, SPLIT_NAMES, split_prompts
 from lift3d.pipelines.evaluate import evaluate_run
 from lift3d.pipelines.generate import generate
+from lift3d.pipelines.inits import SampleReconstruct
 from lift3d.pipelines.presets import PRESETS
 from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.runs import cpu_model
 
-# 10 prompts over 10 shape families and 6 colours (the issue asks for >= 5 families and >= 4 colours).
-PROMPTS: tuple[str, ...] = (
-    "a red cube", "a blue sphere", "a green cone", "a yellow torus", "a purple cylinder",
-    "an orange pyramid", "a white capsule", "a pink octahedron", "a blue mushroom", "a red table",
-)
+# 10 prompts over 10 shape families and 8 colours (the issue asks for >= 5 families and >= 4 colours): the
+# ``legacy`` split of lift3d.data.splits, kept here under its old name for scripts that import it.
+PROMPTS: tuple[str, ...] = LEGACY_PROMPTS
 
 
 def main() -> None:
@@ -38,19 +43,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/quality"))
     parser.add_argument("--steps", type=int, default=None, help="override the first stage's steps")
     parser.add_argument("--candidates", type=int, default=None,
-                        help="override --init-sample.candidates of a preset that starts from lifted samples")
+                        help="override --init.candidates of a preset that starts from lifted samples")
     parser.add_argument("--reference-weight", type=float, default=None,
-                        help="override --init-sample.reference-weight (the first stage's reference-view term)")
+                        help="override --init.reference-weight (the first stage's reference-view term)")
     parser.add_argument("--recon-model", type=Path, default=None,
-                        help="override --init-sample.model (a feed-forward reconstruction model folder under test)")
+                        help="override --init.model (a feed-forward reconstruction model folder under test)")
     parser.add_argument("--set", default="", help="further `lift3d generate` options on top of the preset, as one "
                         "string (e.g. \"refine:stage refine.scene:mesh --refine.scene.lr-vertices 0\")")
-    parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
+    parser.add_argument("--split", default="legacy", choices=SPLIT_NAMES,
+                        help="prompt split of lift3d.data.prompt_split (legacy: the original ten prompts)")
+    parser.add_argument("--prompts", nargs="*", default=None, help="explicit prompts instead of --split")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prior-path", type=Path, default=None,
                         help="a bundled-prior folder to use instead of the shipped one (e.g. an export under test)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    prompts = args.prompts if args.prompts is not None else split_prompts(args.split)
+    folder = args.out / (args.preset if args.split == "legacy" else f"{args.preset}-{args.split}")
 
     base = PRESETS[args.preset]
     if args.prior_path is not None:
@@ -61,9 +70,9 @@ def main() -> None:
                         ("model", args.recon_model)):
         if value is None:
             continue
-        if base.init_sample is None:
+        if not isinstance(base.init, SampleReconstruct):
             parser.error(f"--{name.replace('_', '-')}: preset {args.preset} does not start from lifted samples")
-        base = replace(base, init_sample=replace(base.init_sample, **{name: value}))
+        base = replace(base, init=replace(base.init, **{name: value}))
     if args.set:
         import shlex
 
@@ -73,8 +82,8 @@ def main() -> None:
 
         base = tyro.cli(GenerateConfig, default=base, args=shlex.split(args.set))
     rows = []
-    for prompt in args.prompts:
-        run = args.out / args.preset / prompt.replace(" ", "_")
+    for prompt in prompts:
+        run = folder / prompt.replace(" ", "_")
         cfg = replace(base, prompt=prompt, output=run, overwrite=True, quiet=True, turntable_frames=8)
         start = time.perf_counter()
         generate(cfg)
@@ -88,7 +97,8 @@ def main() -> None:
     n = len(rows)
     chamfers = [r["chamfer"] for r in rows if r["chamfer"] is not None]
     summary = {
-        "preset": args.preset, "prior": str(args.prior_path or "shipped"), "prompts": n, "threads": args.threads, "cpu": cpu_model(),
+        "preset": args.preset, "split": args.split if args.prompts is None else "custom",
+        "prior": str(args.prior_path or "shipped"), "prompts": n, "threads": args.threads, "cpu": cpu_model(),
         "retrieval": sum(r["retrieval_correct"] for r in rows) / n,
         "mean_iou": sum(r["iou"] for r in rows) / n,
         "colour": sum(r["colour_correct"] for r in rows) / n,
@@ -96,9 +106,9 @@ def main() -> None:
         "mean_seconds": sum(r["seconds"] for r in rows) / n,
         "rows": rows,
     }
-    (args.out / args.preset).mkdir(parents=True, exist_ok=True)
-    (args.out / args.preset / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"generate_quality: preset={args.preset} retrieval={summary['retrieval']:.2f} "
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"generate_quality: preset={args.preset} split={summary['split']} retrieval={summary['retrieval']:.2f} "
           f"mean_iou={summary['mean_iou']:.3f} colour={summary['colour']:.2f} "
           f"chamfer={summary['mean_chamfer']:.4f} s_per_prompt={summary['mean_seconds']:.0f} "
           f"ratio={summary['mean_seconds'] / 300.0:.2f}", file=sys.stdout)

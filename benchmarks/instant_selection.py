@@ -1,14 +1,14 @@
 """Which of the ``instant`` preset's lifted candidates to keep: a selection study on the benchmark prompts.
 
 For each prompt of ``benchmarks/generate_quality.py``, ``--candidates`` images are sampled from the bundled text
-prior and lifted by the shipped feed-forward model exactly as ``init-sample:sample-reconstruct`` does
-(``lift3d/pipelines/sample_reconstruct.py``, with ``close_gaps``); each lift is scored by every selection rule
+prior and lifted by the shipped feed-forward model exactly as ``init:sample-reconstruct`` does
+(``lift3d/pipelines/inits/sample.py``, with ``close_gaps``); each lift is scored by every selection rule
 and, for the study only, by its silhouette IoU with the prompted family's canonical shape over the 16 evaluation
 views at 64 px (what ``lift3d eval`` measures, before any refinement). Then each rule picks one candidate among
 the first 8 and among all of them, and its mean IoU and retrieval are reported, with the oracle (best by the
 ground-truth IoU) as the ceiling. Last, what the default does now: every lift scaled to unit size
 (``normalize_lift``) and the majority silhouettes of the default score's top 1..6 (``majority``, the
-target of the consensus term, lift3d/pipelines/sample_terms.py), with the oracle among the unit-size lifts.
+target of the consensus term, lift3d/pipelines/terms/consensus.py), with the oracle among the unit-size lifts.
 
     OMP_NUM_THREADS=1 python benchmarks/instant_selection.py --candidates 16 --out outputs/selection.json
 
@@ -28,9 +28,7 @@ import torch
 
 from lift3d.data import FAMILIES, parse_caption
 from lift3d.pipelines.evaluate import _canonical_alpha, eval_cameras, silhouette_iou
-from lift3d.pipelines.prior_specs import BundledPriorSpec
-from lift3d.pipelines.reconstruct import feedforward, load_model
-from lift3d.pipelines.sample_reconstruct import (
+from lift3d.pipelines.inits.sample import (
     CandidateScorer,
     SampleReconstruct,
     Selection,
@@ -42,8 +40,10 @@ from lift3d.pipelines.sample_reconstruct import (
     score_cameras,
     standardized_sum,
 )
-from lift3d.pipelines.sample_terms import majority
+from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.pipelines.terms.consensus import majority
 from lift3d.priors.likelihood import DenoisingLikelihood
+from lift3d.recon.inference import feedforward, load_model
 from lift3d.renderers.gaussians import GaussianRenderer
 from lift3d.scenes.gaussians import Gaussians
 
@@ -86,8 +86,9 @@ def study_prompt(prompt: str, prior, model, cfg: SampleReconstruct, seed: int) -
     family, colour = parse_caption(prompt)
     device = torch.device("cpu")
     images = candidate_images(prior, prompt, cfg, torch.Generator().manual_seed(seed))
-    contrast = CandidateScorer(prompt, cfg, device)
-    cosine = CandidateScorer(prompt, replace(cfg, selection=Selection.CLIP_SCORE), device)
+    others = BundledPriorSpec().contrast_prompts(prompt)
+    contrast = CandidateScorer(prompt, cfg, device, others)
+    cosine = CandidateScorer(prompt, replace(cfg, selection=Selection.CLIP_SCORE), device, others)
     prior_cams = score_cameras(cfg, prior.resolution)
     likelihood = DenoisingLikelihood(prior, prior.embed_text([prompt]), prior_cams)  # as the default selection
     unconditional = DenoisingLikelihood(prior, prior.embed_text([""]), prior_cams)  # same noises and timesteps

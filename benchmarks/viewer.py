@@ -25,6 +25,7 @@ import torch
 import lift3d.pipelines.generate as generate_module
 import lift3d.viewer.live as live_module
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
+from lift3d.pipelines.inits import RandomInit
 
 
 class Page(threading.Thread):
@@ -69,7 +70,7 @@ def timed_run(steps: int, viewer: bool, out: Path) -> tuple[float, int]:
 
     generate_module.run_stage, live_module.start_live_viewer = timed_stage, with_page
     try:
-        cfg = GenerateConfig(prompt="a red cube", stage=StageConfig(steps=steps), output=out, quiet=True,
+        cfg = GenerateConfig(prompt="a red cube", refine=None, init=RandomInit(), stage=StageConfig(steps=steps), output=out, quiet=True,
                              val_every=max(1, steps // 3), checkpoint_every=steps, turntable_frames=2,
                              viewer=viewer, viewer_port=0)
         generate(cfg)

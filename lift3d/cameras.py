@@ -227,23 +227,3 @@ class Cameras:
         d_world = torch.nn.functional.normalize(d_world, dim=-1)
         origins = self.c2w[:, None, None, :3, 3].expand_as(d_world)
         return origins, d_world
-
-    def to_kornia(self):  # -> kornia.geometry.camera.PinholeCamera
-        """kornia ``PinholeCamera`` (4x4 intrinsics, world-to-camera extrinsics; same OpenCV axes)."""
-        from kornia.geometry.camera import PinholeCamera
-
-        B = len(self)
-        K4 = torch.eye(4, dtype=self.K.dtype, device=self.K.device).repeat(B, 1, 1)
-        K4[:, :3, :3] = self.K
-        h = torch.full((B,), float(self.height), device=self.K.device)
-        w = torch.full((B,), float(self.width), device=self.K.device)
-        return PinholeCamera(K4, self.viewmats(), h, w)
-
-    @classmethod
-    def from_kornia(cls, cam) -> Cameras:  # cam: kornia PinholeCamera
-        return cls(
-            torch.linalg.inv(cam.extrinsics),
-            cam.intrinsics[:, :3, :3].clone(),
-            int(cam.width[0].item()),
-            int(cam.height[0].item()),
-        )

@@ -12,99 +12,54 @@ exit 2, and anything unexpected exits 1 naming the error and a log file with its
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: its name, a one-line summary, and a function that imports and runs it."""
+    """A subcommand: its name, a one-line summary, and the module whose ``main(argv, prog)`` runs it (imported only
+    when the subcommand runs)."""
 
     name: str
     summary: str
-    run: Callable[[list[str]], None]
+    module: str
 
+    def run(self, argv: list[str]) -> None:
+        import importlib
 
-def _playground(argv: list[str]) -> None:
-    from lift3d.errors import parse_args
-    from lift3d.pipelines.playground import PlaygroundConfig, run_playground
-
-    path = run_playground(parse_args(PlaygroundConfig, argv, "lift3d playground"))
-    print(f"progress grid: {path}", file=sys.stderr)
-
-
-def _train_prior(argv: list[str]) -> None:
-    from lift3d.train.prior import main
-
-    main(argv, prog="lift3d train-prior")
-
-
-def _train_reward(argv: list[str]) -> None:
-    from lift3d.train.reward import main
-
-    main(argv, prog="lift3d train-reward")
-
-
-def _generate(argv: list[str]) -> None:
-    from lift3d.pipelines.generate import main
-
-    main(argv, prog="lift3d generate")
-
-
-def _eval(argv: list[str]) -> None:
-    from lift3d.pipelines.evaluate import main
-
-    main(argv, prog="lift3d eval")
-
-
-def _export(argv: list[str]) -> None:
-    from lift3d.export.cli import main
-
-    main(argv, prog="lift3d export")
-
-
-def _reconstruct(argv: list[str]) -> None:
-    from lift3d.pipelines.reconstruct import main
-
-    main(argv, prog="lift3d reconstruct")
-
-
-def _train_recon(argv: list[str]) -> None:
-    from lift3d.recon.train import main
-
-    main(argv, prog="lift3d train-recon")
-
-
-def _batch(argv: list[str]) -> None:
-    from lift3d.batch.runner import main
-
-    main(argv, prog="lift3d batch")
-
-
-def _view(argv: list[str]) -> None:
-    from lift3d.viewer.cli import main
-
-    main(argv, prog="lift3d view")
-
-
-def _make_dataset(argv: list[str]) -> None:
-    from lift3d.data.write import main
-
-    main(argv, prog="lift3d make-dataset")
+        importlib.import_module(self.module).main(argv, prog=f"lift3d {self.name}")
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("generate", "text-to-3D: optimize a scene with a diffusion prior (bundled 32 px prior by default)", _generate),
-    Command("reconstruct", "image-to-3D: feed-forward triplane-Gaussian model, optimization, or both", _reconstruct),
-    Command("batch", "run a file of prompts/images as Ray tasks (local or cluster); retries, resumable JSONL manifest", _batch),
-    Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour); JSON report", _eval),
-    Command("export", "convert splats and meshes: 3DGS .ply <-> .splat, splats -> textured GLB/OBJ/PLY, mesh -> mesh", _export),
-    Command("view", "browser viewer on localhost: orbit a run (live with generate --viewer), its checkpoints, or a .ply/.glb", _view),
-    Command("train-prior", "train the bundled text+camera prior on the procedural world (resumable)", _train_prior),
-    Command("train-reward", "train the bundled contrastive text-image reward model (tiny CLIP; resumable)", _train_reward),
-    Command("train-recon", "train the bundled image-to-3D reconstruction model (resumable; accelerate launch for DDP)", _train_recon),
-    Command("make-dataset", "write procedural multi-view dataset shards (RGB, alpha, depth, normals, cameras, captions)", _make_dataset),
-    Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid", _playground),
+    Command("generate", "text-to-3D: optimize a scene with a diffusion prior (bundled 32 px prior by default)",
+            "lift3d.pipelines.generate"),
+    Command("reconstruct", "image-to-3D: feed-forward triplane-Gaussian model, optimization, or both",
+            "lift3d.pipelines.reconstruct"),
+    Command("edit", "edit an asset (run folder, splats, mesh) with a text prompt: DDS against the source + identity",
+            "lift3d.pipelines.edit"),
+    Command("texture", "paint a UV texture on a fixed mesh with a diffusion prior (SDS default); textured GLB/OBJ",
+            "lift3d.pipelines.texture"),
+    Command("batch", "run a file of prompts/images as Ray tasks (local or cluster); retries, resumable JSONL manifest",
+            "lift3d.batch.runner"),
+    Command("bench", "ground-truth shoot-out: presets x guidances x scenes x prompts x seeds as batch jobs; report",
+            "lift3d.bench.cli"),
+    Command("eval", "compare a run with the procedural ground truth (IoU, retrieval, Chamfer, colour, surface); JSON",
+            "lift3d.pipelines.evaluate"),
+    Command("export", "convert splats and meshes: .ply/.splat/.spz/.sog/glTF splats, textured GLB/OBJ/PLY/USDZ, video",
+            "lift3d.export.cli"),
+    Command("view", "browser viewer on localhost: orbit a run (live with generate --viewer), its checkpoints, or a file",
+            "lift3d.viewer.cli"),
+    Command("train-prior", "train the bundled text+camera prior (or `novel-view`, the novel-view prior; resumable)",
+            "lift3d.train.prior_cli"),
+    Command("train-reward", "train the bundled contrastive text-image reward model (tiny CLIP; resumable)",
+            "lift3d.train.reward"),
+    Command("train-recon", "train the bundled image-to-3D reconstruction model (resumable; accelerate launch for DDP)",
+            "lift3d.recon.train"),
+    Command("make-dataset", "write procedural multi-view dataset shards (RGB, alpha, depth, normals, cameras, captions)",
+            "lift3d.data.write"),
+    Command("playground", "optimize one image (or a 2x2 view set) with any guidance and prior; writes a progress grid",
+            "lift3d.pipelines.playground"),
 )
 
 

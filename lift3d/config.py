@@ -160,7 +160,7 @@ def from_dict(tp: Any, data: Any, where: str = "config") -> Any:
 
 def save_config(cfg: Any, path: Path) -> None:
     """Write ``cfg`` as JSON with the schema version (atomically)."""
-    from lift3d.runs import atomic_write_text
+    from lift3d.files import atomic_write_text
 
     payload = {"schema_version": SCHEMA_VERSION, "config": to_dict(cfg)}
     atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
@@ -175,4 +175,6 @@ def load_config(tp: type[T], path: Path) -> T:
     version = payload.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version {version!r} is newer than this lift3d ({SCHEMA_VERSION}); upgrade lift3d")
-    return from_dict(tp, payload["config"])
+    data = payload["config"]
+    migrate = getattr(tp, "migrate_dict", None)  # a config class may map saved layouts of earlier releases
+    return from_dict(tp, migrate(data) if migrate is not None else data)

@@ -34,26 +34,12 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from lift3d.files import atomic_write_text
 from lift3d.types import LiftError
 
 _TENSOR = "__tensor__"
 _TUPLE = "__tuple__"
 _INTKEYS = "__intkeys__"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def flatten_state(tree: Any, tensors: dict[str, torch.Tensor] | None = None, prefix: str = "") -> tuple[Any, dict]:
@@ -193,7 +179,7 @@ def cpu_model() -> str:
 def environment_info(seed: int | None = None) -> dict[str, Any]:
     """Package versions, python, platform, CPU model and device, for ``env.json``."""
     versions = {}
-    for pkg in ("lift3d", "torch", "diffusers", "transformers", "gsplat", "nerfacc", "trimesh", "kornia", "tyro", "peft"):
+    for pkg in ("lift3d", "torch", "diffusers", "transformers", "gsplat", "nerfacc", "trimesh", "tyro", "peft"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

@@ -24,10 +24,11 @@ from safetensors.torch import load_file
 from lift3d.guidance import CSDConfig, DDSConfig, NFSDConfig, RewardConfig, SDSConfig, SJCConfig, VSDConfig
 from lift3d.guidance.reward import RewardSource
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rig_mesh import MeshScene
-from lift3d.pipelines.rigs import BLOB, FieldScene
+from lift3d.pipelines.inits import FileInit, RandomInit
 from lift3d.renderers.volume import VolumeRendererConfig
+from lift3d.rigs.field import BLOB, FieldScene
+from lift3d.rigs.gaussians import GaussianScene
+from lift3d.rigs.mesh import MeshScene
 from lift3d.runs import RunDir
 from lift3d.scenes.density_grid import DensityGridConfig
 from lift3d.scenes.gaussians_strategy import DefaultDensify
@@ -76,8 +77,9 @@ def mesh_file(folder: Path) -> Path:
 
 def base_config(prior_spec, out: Path, **kw) -> GenerateConfig:
     """A tiny generate config: 16 px, 2 views, a checkpoint every step, no turntable, no exports."""
+    kw.setdefault("init", RandomInit())
     return GenerateConfig(prompt="a red cube", prior=prior_spec, output=out, quiet=True, val_every=100,
-                          checkpoint_every=1, turntable_frames=0, export=False, **kw)
+                          checkpoint_every=1, turntable_frames=0, export=False, refine=None, **kw)
 
 
 def stage(scene, guidance, views: int = 2, resolution: int = 16) -> StageConfig:
@@ -92,7 +94,7 @@ def coarse_for(scene) -> StageConfig:
 
 def as_first_stage(cfg: GenerateConfig, scene, guidance, folder: Path, views: int = 2,
                    resolution: int = 16) -> GenerateConfig:
-    init = mesh_file(folder) if isinstance(scene, MeshScene) else None
+    init = FileInit(mesh_file(folder)) if isinstance(scene, MeshScene) else RandomInit()
     return replace(cfg, stage=stage(scene, guidance, views, resolution), init=init)
 
 

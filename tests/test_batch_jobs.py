@@ -32,7 +32,7 @@ def test_three_formats_give_the_same_text_jobs(tmp_path: Path) -> None:
 
 
 def test_resolve_applies_preset_seed_args_and_output(tmp_path: Path) -> None:
-    from lift3d.pipelines.rig_gaussians import GaussianScene
+    from lift3d.rigs.gaussians import GaussianScene
 
     image = tmp_path / "img.png"
     image.write_bytes(b"")
@@ -43,7 +43,7 @@ def test_resolve_applies_preset_seed_args_and_output(tmp_path: Path) -> None:
     a, b, c = resolve_jobs(jobs, tmp_path / "out", shared_args=())
     assert isinstance(a.config.stage.scene, GaussianScene) and a.config.refine is not None
     assert (a.config.seed, a.config.stage.steps, a.config.prompt, a.config.quiet) == (7, 3, "a red cube", True)
-    assert b.config.init_sample is not None and b.config.refine is not None and a.id != b.id  # default: instant
+    assert b.config.init.KIND == "sample-reconstruct" and b.config.refine is not None and a.id != b.id  # default: instant
     assert a.config.output == (tmp_path / "out" / "jobs" / a.id / "run").resolve()
     assert (c.kind, c.config.mode, c.config.resolution, c.config.image) == ("reconstruct", "feedforward", 32,
                                                                             image.resolve())

@@ -18,7 +18,7 @@ from lift3d.cli import main
 
 TINY = ["--stage.steps", "2", "--stage.resolution", "16", "--stage.views-per-step", "2", "--turntable-frames", "0",
         "--no-export", "--quiet", "--checkpoint-every", "1"]
-TINY_SAMPLE = [*TINY, "--init-sample.candidates", "2", "--init-sample.ddim-steps", "2", "--init-sample.score-views", "2"]
+TINY_SAMPLE = [*TINY, "--init.candidates", "2", "--init.ddim-steps", "2", "--init.score-views", "2"]
 TINY_FIELD = [*TINY, "--stage.scene.field.resolution", "12", "--stage.scene.renderer.num-samples", "12"]
 
 
@@ -45,7 +45,7 @@ def test_default_preset_with_dds(tiny_bundled_prior: Path, tmp_path: Path) -> No
     assert len(lines) == 2 and all(torch.isfinite(torch.tensor(x["guidance"])) for x in lines)
     first_stage = load_file(str(out / "ckpt" / "step_00000002" / "state.safetensors"))
     moved = first_stage["rig.params.means"]
-    source = first_stage["source.params.means"]
+    source = first_stage["terms.source.scene.params.means"]
     assert source.shape == moved.shape and not torch.equal(source, moved)  # the source stays, the scene moves
 
 
@@ -150,6 +150,6 @@ def test_default_preset_repeats_and_resumes_through_the_mesh_refine(tiny_bundled
                   stage=replace(d.stage, steps=2, resolution=16, views_per_step=2),
                   refine=replace(d.refine, steps=3, resolution=16, views_per_step=2,
                                  scene=replace(d.refine.scene, max_faces=300)),
-                  init_sample=replace(d.init_sample, candidates=2, ddim_steps=2, score_views=2), quiet=True,
+                  init=replace(d.init, candidates=2, ddim_steps=2, score_views=2), quiet=True,
                   checkpoint_every=1, val_every=100, turntable_frames=0, export=False)
     check_exact(cfg, tmp_path, monkeypatch, kill_after=4)

@@ -22,11 +22,12 @@ from test_export_dcc import blender_imports, have_blender, have_node_clients, no
 
 from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.generate import StageConfig, generate
+from lift3d.pipelines.inits import SampleReconstruct
 from lift3d.pipelines.presets import PRESETS
 from lift3d.pipelines.prior_specs import BundledPriorSpec
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rigs import FieldScene
 from lift3d.renderers.volume import VolumeRendererConfig
+from lift3d.rigs.field import FieldScene
+from lift3d.rigs.gaussians import GaussianScene
 
 pytestmark = [pytest.mark.dcc, pytest.mark.skipif(not (have_node_clients() or have_blender()),
                                                   reason="no dcc client installed: run tools/dcc/install.sh")]
@@ -35,7 +36,7 @@ ASSET = AssetOptions(target_faces=1500, texture_size=64)
 SMALL = ["--texture-size", "64", "--target-faces", "1500", "--resolution", "48"]
 """``lift3d export`` flags: the same small asset, splat isosurfaces on a 48^3 grid."""
 PRESET_RUNS = [name for i, name in enumerate(sorted(PRESETS))
-               if not any(PRESETS[name] is PRESETS[other] for other in sorted(PRESETS)[:i])]
+               if not any(PRESETS[name] == PRESETS[other] for other in sorted(PRESETS)[:i])]
 """Every preset once (``instant`` is the same config as ``default``, the one ``make demo`` runs)."""
 MODES = ["feedforward", "optimize", "feedforward+refine"]
 MESH_FILES = ["mesh.glb", "mesh.obj", "mesh.ply"]
@@ -95,10 +96,11 @@ def generate_runs(tiny_bundled_prior: Path, tmp_path_factory: pytest.TempPathFac
     runs = {}
     for name in PRESET_RUNS:
         cfg = PRESETS[name]
-        init = None if cfg.init_sample is None else replace(cfg.init_sample, candidates=2, ddim_steps=2,
-                                                            score_views=2, consensus=2)
+        init = cfg.init
+        if isinstance(init, SampleReconstruct):
+            init = replace(init, candidates=2, ddim_steps=2, score_views=2, consensus=2)
         cfg = replace(cfg, prompt="a red cube", prior=BundledPriorSpec(tiny_bundled_prior), stage=shrink(cfg.stage),
-                      refine=None if cfg.refine is None else shrink(cfg.refine), init_sample=init, output=root / name, quiet=True,
+                      refine=None if cfg.refine is None else shrink(cfg.refine), init=init, output=root / name, quiet=True,
                       turntable_frames=0, asset=ASSET)
         (runs[f"generate-{name}"],) = generate(cfg)
     return runs

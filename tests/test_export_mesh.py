@@ -247,7 +247,7 @@ def test_splat_rig_mesh_matches_a_sparse_faint_shell() -> None:
     """300 faint (opacity 0.3) flat discs tangent to a sphere of radius 0.4, a few hundred like a feed-forward
     model's: the grid-line matched level alone cuts such a cloud into pieces; the rig keeps the candidate level
     whose mesh's silhouettes match the splats' renders best, one piece."""
-    from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
+    from lift3d.rigs.gaussians import GaussianRig, GaussianScene
     from lift3d.scenes.gaussians import Gaussians
 
     g = torch.Generator().manual_seed(0)

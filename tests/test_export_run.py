@@ -9,11 +9,12 @@ import torch
 from lift3d.export.asset import AssetOptions
 from lift3d.export.cli import ExportConfig, run_export
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
+from lift3d.pipelines.inits import RandomInit
 from lift3d.pipelines.load import load_generate_run
 from lift3d.pipelines.prior_specs import BundledPriorSpec
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rigs import BLOB, FieldScene
 from lift3d.renderers.volume import VolumeRendererConfig
+from lift3d.rigs.field import BLOB, FieldScene
+from lift3d.rigs.gaussians import GaussianScene
 from lift3d.scenes.density_grid import DensityGridConfig
 from lift3d.types import LiftError
 
@@ -22,7 +23,7 @@ FIELD = FieldScene(field=DensityGridConfig(resolution=16, activation=BLOB), rend
 
 def _run(prior: Path, out: Path, scene) -> Path:
     stage = StageConfig(scene=scene, steps=2, resolution=16, views_per_step=1)
-    (run,) = generate(GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out,
+    (run,) = generate(GenerateConfig(prompt="a red cube", refine=None, init=RandomInit(), prior=BundledPriorSpec(prior), stage=stage, output=out,
                                      quiet=True, val_every=2, checkpoint_every=2, turntable_frames=2,
                                      asset=AssetOptions(texture_size=0)))
     return run

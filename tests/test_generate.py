@@ -9,11 +9,12 @@ import torch
 
 from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate, main
+from lift3d.pipelines.inits import RandomInit
 from lift3d.pipelines.presets import PRESETS
 from lift3d.pipelines.prior_specs import BundledPriorSpec
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rigs import BLOB, FieldScene
 from lift3d.renderers.volume import VolumeRendererConfig
+from lift3d.rigs.field import BLOB, FieldScene
+from lift3d.rigs.gaussians import GaussianScene
 from lift3d.scenes.density_grid import DensityGridConfig
 from lift3d.scenes.gaussians_strategy import DefaultDensify
 from lift3d.types import LiftError
@@ -27,7 +28,7 @@ GAUSS = GaussianScene(num_points=300, init_opacity=0.5,
 def _cfg(prior: Path, out: Path, steps: int = 3, scene=FIELD, **kw) -> GenerateConfig:
     kw.setdefault("normalize_extent", 1.0)  # exercised everywhere: a longer resumed run must still match exactly
     stage = StageConfig(scene=scene, steps=steps, resolution=16, views_per_step=2)
-    return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
+    return GenerateConfig(prompt="a red cube", refine=None, init=RandomInit(), prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
                           val_every=2, checkpoint_every=2, turntable_frames=4, asset=AssetOptions(texture_size=0), **kw)
 
 
@@ -73,7 +74,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(scene, tiny_bundled_prior:
 def test_two_stages_coarse_then_mesh_refine_resume(tiny_bundled_prior: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from lift3d.pipelines.rig_mesh import MeshScene
+    from lift3d.rigs.mesh import MeshScene
 
     refine = StageConfig(scene=MeshScene(max_faces=500), steps=3, resolution=16, views_per_step=2)
     (a,) = generate(replace(_cfg(tiny_bundled_prior, tmp_path / "a", steps=2), refine=refine))

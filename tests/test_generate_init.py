@@ -12,10 +12,11 @@ from safetensors.torch import load_file
 from lift3d.export.asset import AssetOptions
 from lift3d.export.formats import save_glb
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
+from lift3d.pipelines.inits import FileInit
 from lift3d.pipelines.prior_specs import BundledPriorSpec
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rig_mesh import MeshScene
-from lift3d.pipelines.rigs import FieldScene
+from lift3d.rigs.field import FieldScene
+from lift3d.rigs.gaussians import GaussianScene
+from lift3d.rigs.mesh import MeshScene
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.scenes.gaussians_ply import save_ply
 from lift3d.types import LiftError
@@ -24,8 +25,9 @@ from lift3d.types import LiftError
 def _cfg(prior: Path, out: Path, scene, init: Path) -> GenerateConfig:
     stage = StageConfig(scene=scene, steps=1, resolution=16, views_per_step=1)
     return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
+                          refine=None,
                           val_every=1, checkpoint_every=1, turntable_frames=2, asset=AssetOptions(texture_size=0),
-                          init=init)
+                          init=FileInit(init))
 
 
 def test_gaussians_stage_starts_from_a_reconstruct_run_folder(tiny_bundled_prior: Path, tmp_path: Path) -> None:

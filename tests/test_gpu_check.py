@@ -270,7 +270,7 @@ def test_cli_commands_parse(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setattr(generate, "generate", lambda cfg: got.append(cfg) or [])
     monkeypatch.setattr(reconstruct, "reconstruct", lambda cfg: got.append(cfg) or tmp_path)
     generate.main(gc.generate_argv(tmp_path / "g")[1:])
-    assert got[-1].prompt == gc.PROMPT and got[-1].device == "cuda" and got[-1].init_sample is not None
+    assert got[-1].prompt == gc.PROMPT and got[-1].device == "cuda" and got[-1].init.KIND == "sample-reconstruct"
     reconstruct.main(gc.reconstruct_argv(tmp_path / "in.png", tmp_path / "r")[1:])
     assert got[-1].mode == "feedforward+refine" and got[-1].device == "cuda"
     for kind, spec in (("stable-diffusion", "StableDiffusionConfig"), ("deepfloyd-if", "DeepFloydIFConfig"),

@@ -10,9 +10,9 @@ import torch
 
 from lift3d.data import procedural_object, render_object
 from lift3d.pipelines.normalize_size import hull_box, hull_cameras, normalize_size, visual_hull_box
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rig_mesh import MeshScene
-from lift3d.pipelines.rigs import FieldScene
+from lift3d.rigs.field import FieldScene
+from lift3d.rigs.gaussians import GaussianScene
+from lift3d.rigs.mesh import MeshScene
 from lift3d.scenes.density_grid import DensityGridConfig
 from lift3d.scenes.field import DensityActivation
 

@@ -111,10 +111,11 @@ def test_generate_with_perp_neg_runs_and_rejects_other_guidance(tiny_bundled_pri
     from lift3d.export.asset import AssetOptions
     from lift3d.guidance import VSDConfig
     from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
+    from lift3d.pipelines.inits import RandomInit
     from lift3d.pipelines.prior_specs import BundledPriorSpec
 
     stage = StageConfig(scene=FIELD, steps=2, resolution=16, views_per_step=2)
-    cfg = GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(tiny_bundled_prior), stage=stage, perp_neg=P,
+    cfg = GenerateConfig(prompt="a red cube", refine=None, init=RandomInit(), prior=BundledPriorSpec(tiny_bundled_prior), stage=stage, perp_neg=P,
                          output=tmp_path / "run", quiet=True, val_every=2, checkpoint_every=2, turntable_frames=2,
                          asset=AssetOptions(texture_size=0))
     (run,) = generate(cfg)

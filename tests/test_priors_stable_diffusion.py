@@ -133,7 +133,7 @@ def test_configs_work_as_pipeline_prior_specs_and_round_trip(sd_folder: Path) ->
     prior = spec.build(torch.device("cpu"))  # the pipeline's device wins over load.device
     assert prior.alphas_cumprod.device.type == "cpu"
     assert spec.text_encoder(prior)(["a dog"]).shape == (1, 77, 32)
-    assert not spec.camera_conditioned and MVDreamConfig().camera_conditioned and not spec.fixed_light
+    assert not spec.camera_conditioned and MVDreamConfig().camera_conditioned and spec.light is None
     for cfg in (spec, MVDreamConfig(num_frames=4), DeepFloydIFConfig(load=LoadOptions(dtype="bfloat16"))):
         data = to_dict(cfg)
         assert from_dict(type(cfg), data) == cfg

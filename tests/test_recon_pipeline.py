@@ -21,8 +21,8 @@ from lift3d.pipelines.reconstruct import (
     optimize_gaussians,
     reconstruct,
 )
-from lift3d.pipelines.rigs import Regularizers
 from lift3d.recon.camera import input_camera
+from lift3d.rigs.base import Regularizers
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
 
@@ -105,7 +105,7 @@ def test_refine_mode_with_prior(files, tmp_path, tiny_bundled_prior) -> None:
     run = _run(files, tmp_path, "feedforward+refine", prior=BundledPriorSpec(path=tiny_bundled_prior),
                prompt="a red cube", refine=replace(REFINE, steps=2, novel_views=1, novel_resolution=16))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
+    assert len(rows) == 2 and {"guidance", "anchor", "reference", "reference_mask"} <= rows[0].keys()
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_refine_mode_with_the_image_conditioned_prior(files, tmp_path, tiny_nove
                refine=replace(REFINE, steps=2, novel_views=2, novel_resolution=16),
                optimize=OptimizeConfig(steps=5))  # --optimize.* are the optimize mode's, unused here
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and {"guidance", "anchor", "reference", "mask"} <= rows[0].keys()
+    assert len(rows) == 2 and {"guidance", "anchor", "reference", "reference_mask"} <= rows[0].keys()
     assert all(r["guidance"] != 0 for r in rows)
     assert (run / "export" / "splats.ply").is_file()
 

@@ -1,4 +1,4 @@
-"""Text to image to 3D (``init-sample``): contrast prompts, candidate scoring with the shipped models, the choice
+"""Text to image to 3D (``init:sample-reconstruct``): contrast prompts, candidate scoring with the shipped models, the choice
 written to the run, and ``lift3d generate`` seeded by it (validation, exact resume)."""
 
 from __future__ import annotations
@@ -13,27 +13,28 @@ import torch
 from lift3d.data import FAMILIES, procedural_object, render_object
 from lift3d.export.asset import AssetOptions
 from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
-from lift3d.pipelines.prior_specs import BundledPriorSpec
-from lift3d.pipelines.reconstruct import feedforward, load_model
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rigs import FieldScene
-from lift3d.pipelines.sample_reconstruct import (
+from lift3d.pipelines.inits import FileInit
+from lift3d.pipelines.inits.sample import (
     CandidateScorer,
     SampleReconstruct,
     Selection,
     close_gaps,
-    contrast_prompts,
     rgba_over_white,
     sample_and_reconstruct,
     standardized_sum,
 )
-from lift3d.pipelines.sample_terms import reference_losses
+from lift3d.pipelines.prior_specs import BundledPriorSpec
+from lift3d.pipelines.terms.reference import ReferenceTerm
 from lift3d.recon.camera import input_camera
+from lift3d.recon.inference import feedforward, load_model
+from lift3d.rigs.field import FieldScene
+from lift3d.rigs.gaussians import GaussianScene
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
 
 
 def test_contrast_prompts_swap_the_shape_word() -> None:
+    contrast_prompts = BundledPriorSpec().contrast_prompts
     others = contrast_prompts("a shiny red cube")
     assert len(others) == len(FAMILIES) - 1
     assert "a shiny red sphere" in others and all(o.startswith("a shiny red ") for o in others)
@@ -54,8 +55,9 @@ def test_scorer_prefers_the_prompted_shape(selection: Selection) -> None:
     table for "a red cube" and the reverse for "a red sphere"."""
     cube, sphere, table = (_lifted(f) for f in ("cube", "sphere", "table"))
     cfg = SampleReconstruct(selection=selection)
-    for_cube = CandidateScorer("a red cube", cfg, torch.device("cpu"))
-    for_sphere = CandidateScorer("a red sphere", cfg, torch.device("cpu"))
+    contrast = BundledPriorSpec().contrast_prompts
+    for_cube = CandidateScorer("a red cube", cfg, torch.device("cpu"), contrast("a red cube"))
+    for_sphere = CandidateScorer("a red sphere", cfg, torch.device("cpu"), contrast("a red sphere"))
     assert for_cube(cube) > max(for_cube(sphere), for_cube(table))
     assert for_sphere(sphere) > max(for_sphere(cube), for_sphere(table))
 
@@ -75,21 +77,23 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     prior = BundledPrior.from_pretrained(tiny_bundled_prior)
     cfg = SampleReconstruct(candidates=3, ddim_steps=2, score_views=4, close_gaps=False, selection=Selection.CONTRAST,
                             normalize_extent=0.0)
+    contrast = BundledPriorSpec().contrast_prompts("a red cube")
     chosen = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"),
-                                    tmp_path)
+                                    tmp_path, contrast)
     record = json.loads((tmp_path / "init_candidates.json").read_text())
     assert len(record["scores"]) == 3 and record["chosen"] == max(range(3), key=record["scores"].__getitem__)
     assert record["clip"] == record["scores"] and "likelihood" not in record
     assert (tmp_path / "init_candidates.png").is_file()
-    again = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
+    again = sample_and_reconstruct(prior, "a red cube", cfg, torch.Generator().manual_seed(0), torch.device("cpu"),
+                                   contrast=contrast)
     assert torch.equal(chosen.scene.means, again.scene.means)  # deterministic from the generator
     assert torch.equal(chosen.reference, again.reference)
-    scorer = CandidateScorer("a red cube", cfg, torch.device("cpu"))
+    scorer = CandidateScorer("a red cube", cfg, torch.device("cpu"), contrast)
     assert abs(scorer(chosen.scene) - max(record["scores"])) < 1e-4
     assert chosen.reference.shape == (cfg.reference_resolution, cfg.reference_resolution, 4)
     # the default adds the prior's likelihood: the same CLIP scores, the choice is the best standardized sum
     both = sample_and_reconstruct(prior, "a red cube", replace(cfg, selection=Selection.CONTRAST_LIKELIHOOD),
-                                  torch.Generator().manual_seed(0), torch.device("cpu"), tmp_path)
+                                  torch.Generator().manual_seed(0), torch.device("cpu"), tmp_path, contrast)
     record = json.loads((tmp_path / "init_candidates.json").read_text())
     assert record["selection"] == "contrast-likelihood" and len(record["likelihood"]) == 3
     assert record["scores"] == pytest.approx(standardized_sum(record["clip"], record["likelihood"]), abs=1e-3)
@@ -101,7 +105,7 @@ def test_sample_and_reconstruct_keeps_the_best_candidate(tiny_bundled_prior: Pat
     ranked = sorted(range(3), key=lambda i: -record["scores"][i])
     assert [abs(scorer(c) - record["clip"][i]) < 1e-4 for c, i in zip(both.consensus, ranked)] == [True] * 3
     two = sample_and_reconstruct(prior, "a red cube", replace(cfg, consensus=2, normalize_extent=1.0),
-                                 torch.Generator().manual_seed(0), torch.device("cpu"))
+                                 torch.Generator().manual_seed(0), torch.device("cpu"), contrast=contrast)
     assert len(two.consensus) == 2  # and each lift is centred at unit size (tests/test_sample_terms.py)
 
 
@@ -116,12 +120,15 @@ def test_standardized_sum_closed_form() -> None:
 def test_reference_losses_vanish_at_the_reference_and_pull_towards_it() -> None:
     """The reference-view term is 0 for a render of the rig itself from the input camera; for another image it is
     weight x the RGB and mask MSE, and its gradient moves the splats' colours towards that image."""
-    from lift3d.pipelines.rig_gaussians import GaussianRig
+    from lift3d.rigs.gaussians import GaussianRig
 
     rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), _lifted("cube"))
     with torch.no_grad():
         own = rig.render(input_camera(32), (1.0, 1.0, 1.0), None)
     reference = torch.cat([own.rgb[0], own.alpha[0]], -1)
+    def reference_losses(rig, image, weight):
+        return ReferenceTerm(image, input_camera(32), weight, weight).losses(rig, None, None, 0)
+
     zero = reference_losses(rig, reference, 10.0)
     assert zero["reference"].item() < 1e-10 and zero["reference_mask"].item() < 1e-10
     blue = reference.clone()
@@ -139,7 +146,7 @@ def _cfg(prior: Path, out: Path, steps: int, **kw) -> GenerateConfig:
     stage = StageConfig(scene=GaussianScene(num_points=200), steps=steps, resolution=16, views_per_step=2)
     return GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(prior), stage=stage, output=out, quiet=True,
                           val_every=2, checkpoint_every=2, turntable_frames=0, asset=AssetOptions(texture_size=0),
-                          init_sample=SampleReconstruct(candidates=2, ddim_steps=2, score_views=2), **kw)
+                          refine=None, init=SampleReconstruct(candidates=2, ddim_steps=2, score_views=2), **kw)
 
 
 @pytest.mark.parametrize("terms", [{"consensus_weight": 0.0},
@@ -155,7 +162,7 @@ def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_pa
 
     def cfg(out: Path, steps: int, **kw) -> GenerateConfig:
         c = _cfg(tiny_bundled_prior, out, steps, **kw)
-        return replace(c, init_sample=replace(c.init_sample, **terms))
+        return replace(c, init=replace(c.init, **terms))
 
     (a,) = generate(cfg(tmp_path / "a", 4))
     generate(cfg(tmp_path / "b", 2))
@@ -170,27 +177,28 @@ def test_generate_from_a_sample_resumes_exactly(tiny_bundled_prior: Path, tmp_pa
     first = load_file(str(a / "ckpt/step_00000002/state.safetensors"))["rig.params.means"].shape[0]
     assert first == _lifted("cube").means.shape[0] != 200
     logged = json.loads((a / "metrics.jsonl").read_text().splitlines()[0])
-    assert ("reference" in logged) == (reference_weight > 0) and ("reference" in ta) == (reference_weight > 0)
+    assert ("reference" in logged) == (reference_weight > 0)
+    assert ("terms.reference.reference" in ta) == (reference_weight > 0)
     consensus = terms.get("consensus_weight", SampleReconstruct.consensus_weight) > 0
-    assert ("consensus" in logged) == consensus and ("consensus.means" in ta) == consensus
+    assert ("consensus" in logged) == consensus and ("terms.consensus.lifts.means" in ta) == consensus
     if consensus:  # both candidates, stacked
-        assert ta["consensus.means"].shape == (2, first, 3)
+        assert ta["terms.consensus.lifts.means"].shape == (2, first, 3)
 
 
 def test_generate_rejects_bad_init_sample_combinations(tmp_path: Path) -> None:
     base = _cfg(tmp_path / "no-prior", tmp_path / "run", 2)
     with pytest.raises(LiftError, match="stage.scene:gaussians"):
         generate(replace(base, stage=replace(base.stage, scene=FieldScene())))
-    with pytest.raises(LiftError, match="pass one of them"):
-        generate(replace(base, init=tmp_path))
+    with pytest.raises(LiftError, match="does not exist"):
+        generate(replace(base, init=FileInit(tmp_path / "missing")))
     with pytest.raises(LiftError, match="must be >= 1"):
-        generate(replace(base, init_sample=SampleReconstruct(candidates=0)))
+        generate(replace(base, init=SampleReconstruct(candidates=0)))
     with pytest.raises(LiftError, match="consensus must be >= 1"):
-        generate(replace(base, init_sample=SampleReconstruct(consensus=0)))
+        generate(replace(base, init=SampleReconstruct(consensus=0)))
     with pytest.raises(LiftError, match="must be >= 0"):
-        generate(replace(base, init_sample=SampleReconstruct(consensus_weight=-1.0)))
+        generate(replace(base, init=SampleReconstruct(consensus_weight=-1.0)))
     with pytest.raises(LiftError, match="normalize-extent 0"):
-        generate(replace(base, init_sample=SampleReconstruct(reference_weight=1.0)))
+        generate(replace(base, init=SampleReconstruct(reference_weight=1.0)))
     assert not (tmp_path / "run").exists()
 
 

@@ -1,4 +1,4 @@
-"""The terms that keep ``init-sample`` runs near the prior's samples: majority silhouettes of several lifts, the
+"""The terms that keep ``init:sample-reconstruct`` runs near the prior's samples: majority silhouettes of several lifts, the
 consensus loss pulling a scene to them, their checkpoint round trip, and size normalization of a lift."""
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ import torch
 from lift3d.cameras import Cameras
 from lift3d.data import procedural_object, render_object
 from lift3d.pipelines.evaluate import eval_cameras, silhouette_iou
+from lift3d.pipelines.inits import InitContext
+from lift3d.pipelines.inits.sample import SampleReconstruct, close_gaps, copy_scene, normalize_lift
 from lift3d.pipelines.normalize_size import hull_box
-from lift3d.pipelines.reconstruct import feedforward, load_model
-from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
-from lift3d.pipelines.sample_reconstruct import SampleReconstruct, close_gaps, copy_scene, normalize_lift
-from lift3d.pipelines.sample_terms import SampleTerms, majority_silhouettes, stack_scenes, unstack_scenes
+from lift3d.pipelines.terms import terms_state
+from lift3d.pipelines.terms.consensus import ConsensusTerm, majority_silhouettes, stack_scenes, unstack_scenes
 from lift3d.recon.camera import input_camera
+from lift3d.recon.inference import feedforward, load_model
 from lift3d.renderers.gaussians import GaussianRenderer
+from lift3d.rigs.gaussians import GaussianRig, GaussianScene
 from lift3d.scenes.gaussians import Gaussians
 
 
@@ -62,12 +64,12 @@ def test_majority_of_three_follows_the_two_that_agree(lifts: dict[str, Gaussians
 def test_consensus_loss_is_the_mask_mse_and_pulls_a_scene_to_the_majority(lifts: dict[str, Gaussians]) -> None:
     """The loss equals weight x MSE(alpha, majority); descending it alone from a sphere, the silhouettes move from
     the sphere's to the majority of (cube, cube, sphere) over views never fitted."""
-    terms = SampleTerms(consensus=stack_scenes([lifts["cube"], lifts["cube"], lifts["sphere"]]), consensus_weight=10.0)
+    term = ConsensusTerm(stack_scenes([lifts["cube"], lifts["cube"], lifts["sphere"]]), 10.0)
     rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), copy_scene(lifts["sphere"]))
     cams = Cameras.from_spherical(torch.tensor([20.0, 20.0]), torch.tensor([0.0, 90.0]), 2.75, 40.0, 32)
     out = rig.render(cams, (1.0, 1.0, 1.0), None)
-    target = majority_silhouettes(unstack_scenes(terms.consensus), cams)
-    loss = terms.losses(rig, out.alpha, cams, stage_index=1)["consensus"]
+    target = majority_silhouettes(unstack_scenes(term.lifts), cams)
+    loss = term.losses(rig, out, cams, 1)["consensus"]
     assert torch.allclose(loss, 10.0 * torch.nn.functional.mse_loss(out.alpha, target))
     held_out = eval_cameras(32)
     cube = _masks(lifts["cube"], held_out)
@@ -78,28 +80,33 @@ def test_consensus_loss_is_the_mask_mse_and_pulls_a_scene_to_the_majority(lifts:
         cams = Cameras.from_spherical(torch.full((4,), 15.0) + 30 * torch.rand(4, generator=gen), az, 2.75, 40.0, 32)
         out = rig.render(cams, (1.0, 1.0, 1.0), None)
         rig.zero_grad()
-        terms.losses(rig, out.alpha, cams, stage_index=0)["consensus"].backward()
+        term.losses(rig, out, cams, step)["consensus"].backward()
         rig.step(step, out, cams)
     after = silhouette_iou(_masks(rig.scene, held_out), cube)
     assert after > before + 0.05 and after > 0.9, (before, after)
 
 
 def test_terms_round_trip_through_a_checkpoint_state(lifts: dict[str, Gaussians]) -> None:
-    """``from_state(state())`` gives the same losses; the weights come from the run's config, not the state."""
-    reference = torch.rand(16, 16, 4)
-    terms = SampleTerms(reference, 3.0, stack_scenes([lifts["cone"], lifts["sphere"]]), 5.0)
-    state = terms.state()
-    assert set(state) == {"reference", "consensus"} and state["consensus"]["means"].shape[0] == 2
-    again = SampleTerms.from_state(state, SampleReconstruct(reference_weight=3.0, consensus_weight=5.0),
-                                   torch.device("cpu"))
+    """The init restores from the checkpoint's ``terms`` entry terms that give the same losses; the weights come from
+    the run's config, not the state; the reference view is the first stage's only."""
+    sample = SampleReconstruct(reference_weight=3.0, consensus_weight=5.0)
+    first, every = sample._terms(torch.rand(16, 16, 4), stack_scenes([lifts["cone"], lifts["sphere"]]))
+    state = terms_state(first + every)
+    assert set(state) == {"reference", "consensus"} and state["consensus"]["lifts"]["means"].shape[0] == 2
+    ctx = InitContext("a red cube", None, None, GaussianScene(), 0, torch.device("cpu"), None)
+    again = sample.restore(ctx, state)
     rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), copy_scene(lifts["cube"]))
     cams = Cameras.from_spherical(torch.tensor([30.0]), torch.tensor([45.0]), 2.75, 40.0, 24)
-    alpha = rig.render(cams, (1.0, 1.0, 1.0), None).alpha
-    a, b = terms.losses(rig, alpha, cams, 0), again.losses(rig, alpha, cams, 0)
+    out = rig.render(cams, (1.0, 1.0, 1.0), None)
+
+    def losses(terms):
+        return {k: v for t in terms for k, v in t.losses(rig, out, cams, 0).items()}
+
+    a, b = losses(first + every), losses(again.terms(0))
     assert a.keys() == b.keys() == {"reference", "reference_mask", "consensus"}
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert "reference" not in terms.losses(rig, alpha, cams, 1)  # the reference view is the first stage's only
-    assert not SampleTerms.from_state({}, SampleReconstruct(), torch.device("cpu")).active
+    assert "reference" not in losses(again.terms(1))
+    assert again.rig is None and not sample.restore(ctx, {}).terms(0)
 
 
 def test_normalize_lift_centres_the_hull_at_the_given_size(lifts: dict[str, Gaussians]) -> None:

@@ -300,8 +300,9 @@ def test_live_refreshes_are_throttled_but_new_views_render(tmp_path):
 
 def test_generate_with_viewer_serves_the_live_scene(tiny_bundled_prior, tmp_path, monkeypatch):
     from lift3d.pipelines.generate import GenerateConfig, StageConfig, generate
+    from lift3d.pipelines.inits import RandomInit
     from lift3d.pipelines.prior_specs import BundledPriorSpec
-    from lift3d.pipelines.rig_gaussians import GaussianScene
+    from lift3d.rigs.gaussians import GaussianScene
     from lift3d.viewer import live as live_module
 
     seen = {}
@@ -322,7 +323,7 @@ def test_generate_with_viewer_serves_the_live_scene(tiny_bundled_prior, tmp_path
 
     monkeypatch.setattr(live_module, "start_live_viewer", spy)
     stage = StageConfig(scene=GaussianScene(num_points=200, densify=None), steps=3, resolution=16, views_per_step=1)
-    cfg = GenerateConfig(prompt="a red cube", prior=BundledPriorSpec(tiny_bundled_prior), stage=stage,
+    cfg = GenerateConfig(prompt="a red cube", refine=None, init=RandomInit(), prior=BundledPriorSpec(tiny_bundled_prior), stage=stage,
                          output=tmp_path / "run", quiet=True, val_every=1, checkpoint_every=1, turntable_frames=2,
                          viewer=True, viewer_port=0, asset=AssetOptions(texture_size=0))
     (run,) = generate(cfg)

@@ -27,11 +27,12 @@ def make_run(path: Path, steps: tuple[int, ...] = (10, 20)) -> Path:
     Later checkpoints are shifted along +X, so versions differ visibly.
     """
     from lift3d.pipelines.generate import GenerateConfig, StageConfig
-    from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
+    from lift3d.pipelines.inits import RandomInit
+    from lift3d.rigs.gaussians import GaussianRig, GaussianScene
     from lift3d.runs import RunDir
 
     spec = GaussianScene(num_points=32, densify=None)
-    cfg = GenerateConfig(prompt="a red cube", stage=StageConfig(scene=spec, steps=max(steps, default=1)), output=path)
+    cfg = GenerateConfig(prompt="a red cube", refine=None, init=RandomInit(), stage=StageConfig(scene=spec, steps=max(steps, default=1)), output=path)
     run = RunDir.create(path)
     run.write_metadata(cfg, command=["lift3d", "generate", "a red cube"], seed=0)
     for i, step in enumerate(steps):

@@ -9,8 +9,9 @@
 # * 30 % of each batch drawn from timesteps 700-999 (--high-noise-fraction 0.3), where only the condition says the
 #   yaw (lift3d.train.diffusion_objective.draw_timesteps).
 # Batch 32 (2.4 s/step on the two threads of this 2-core AMD EPYC), 8000 steps (about 5.3 h): it spans sessions.
-# Resumable: rerun with --resume; commit the newest checkpoint (git add -f, ckpt/ is git-ignored) when stopping
-# so another machine can continue. Export a checkpoint without touching the shipped prior:
+# Not shipped: stopped at step 4500 (right yaw at step 2000: 0.438, chance; docs/bundled_prior.md); its checkpoint was removed
+# from the tree (`git show d4658ce:training/prior-text32-ray-scratch/ckpt/step_00004500/...`, then --resume).
+# Resumable: rerun with --resume. Export a checkpoint without touching the shipped prior:
 #   lift3d train-prior --output training/prior-text32-ray-scratch --export-to /tmp/prior --export-only
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,6 +7,8 @@
 #            the peak, decaying to 0.1x at step 8000; ~25 min of one thread sharing the CPU with another job)
 # Resumable at any point with --resume; it exports the model to lift3d/assets/recon-tiny when done (phases 1-3; the
 # shipped weights are now phase 6 of training/train_recon_wide2.sh, which starts from this run through phase 5).
+# Its checkpoints were removed from the tree (phase 3, step 8000: `git show f2fca0b:training/recon-tiny/ckpt/...`;
+# phase 4, step 11500, not shipped: e4ce2d3); metrics.csv keeps the curves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OMP_WAIT_POLICY=PASSIVE exec .venv/bin/python -c 'import sys; from lift3d.recon.train import main; main(sys.argv[1:])' \

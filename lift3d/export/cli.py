@@ -1,6 +1,7 @@
 """``lift3d export``: convert scene files between DCC formats (splats <-> meshes, mesh <-> mesh).
 
-Works on plain files (a 3DGS ``.ply`` or ``.splat``, a mesh ``.glb``/``.obj``/``.ply``) and on run folders
+Works on plain files (splats: 3DGS ``.ply``, ``.compressed.ply``, ``.splat``, ``.spz``, ``.sog``/``meta.json``;
+a mesh ``.glb``/``.obj``/``.ply``) and on run folders
 of ``lift3d generate`` / ``lift3d reconstruct``: the newest valid checkpoint is loaded into its scene rig and
 exported as a textured mesh, as splats (Gaussian scenes) or as a turntable video rendered by lift3d.
 """
@@ -13,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lift3d.export.splats import SplatAxes, is_3dgs_ply
+from lift3d.export.splat_files import SPLAT_SUFFIX, is_splat_file
+from lift3d.export.splats import SplatAxes
 from lift3d.types import LiftError
 
-ExportFormat = Literal["glb", "obj", "ply", "splat-ply", "splat", "video"]
-SUFFIX = {"glb": ".glb", "obj": ".obj", "ply": ".ply", "splat-ply": ".ply", "splat": ".splat", "video": ".mp4"}
+ExportFormat = Literal["glb", "obj", "ply", "usdz", "splat-ply", "splat", "spz", "sog", "splat-ply-compressed",
+                       "splat-glb", "video"]
+SUFFIX = {"glb": ".glb", "obj": ".obj", "ply": ".ply", "usdz": ".usdz", **SPLAT_SUFFIX, "video": ".mp4"}
+MESH_FORMATS = ("glb", "obj", "ply", "usdz")
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,14 @@ class ExportConfig:
     """Convert one scene file to another format."""
 
     scene: Path
-    """Input: a run folder, a 3DGS splat ``.ply`` or ``.splat``, or a mesh ``.glb``/``.obj``/``.ply``."""
+    """Input: a run folder, splats (3DGS ``.ply``, ``.compressed.ply``, ``.splat``, ``.spz``, ``.sog``, SOG
+    ``meta.json``) or a mesh ``.glb``/``.obj``/``.ply``."""
     format: ExportFormat = "glb"
-    """Output format: meshes glb|obj|ply, splats splat-ply|splat, or a turntable video."""
+    """Output format: meshes glb|obj|ply|usdz; splats splat-ply|splat|spz|sog|splat-ply-compressed|splat-glb
+    (KHR_gaussian_splatting); or a turntable video."""
     output: Path | None = None
-    """Output path (default: the input path with the format's suffix, ``_splat.ply`` for splat-ply)."""
+    """Output path (default: the input's stem plus the format's ending: ``_splat.ply``, ``.spz``, ``.sog``,
+    ``.compressed.ply``, ``_splat.glb``...; a SOG path named ``meta.json`` writes separate WebPs beside it)."""
     overwrite: bool = False
     """Replace an existing output file."""
     sh_degree: int | None = None
@@ -52,17 +59,15 @@ class ExportConfig:
 
 
 def _is_splat(path: Path) -> bool:
-    if path.suffix.lower() == ".splat":
-        return True
-    return path.suffix.lower() == ".ply" and is_3dgs_ply(path)
+    return is_splat_file(path)
 
 
 def _output_path(cfg: ExportConfig) -> Path:
     if cfg.output is not None:
         return cfg.output
-    if cfg.format == "splat-ply":
-        return cfg.scene.with_name(cfg.scene.stem + "_splat.ply")
-    out = cfg.scene.with_suffix(SUFFIX[cfg.format])
+    stem = cfg.scene.name[: -len(".compressed.ply")] if cfg.scene.name.lower().endswith(".compressed.ply") \
+        else cfg.scene.stem
+    out = cfg.scene.with_name(stem + SUFFIX[cfg.format])
     if out == cfg.scene:
         raise LiftError(f"output would overwrite the input {cfg.scene}; pass --output.")
     return out
@@ -71,8 +76,9 @@ def _output_path(cfg: ExportConfig) -> Path:
 def _run_output(cfg: ExportConfig) -> Path:
     if cfg.output is not None:
         return cfg.output
-    name = {"splat-ply": "splats_y_down.ply" if cfg.splat_axes == "y_down" else "splats_z_up.ply"}.get(
-        cfg.format, "asset" + SUFFIX[cfg.format])
+    name = {"splat-ply": "splats_y_down.ply" if cfg.splat_axes == "y_down" else "splats_z_up.ply",
+            "splat-glb": "splats.glb"}.get(cfg.format, ("splats" if cfg.format in SPLAT_SUFFIX else "asset")
+                                                   + SUFFIX[cfg.format])
     return cfg.scene / "export" / name
 
 
@@ -97,7 +103,7 @@ def load_run_rig(run_dir: Path):
     """
     if _run_kind(run_dir) == "reconstruct":
         from lift3d.export.splats import load_3dgs_ply
-        from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
+        from lift3d.rigs.gaussians import GaussianRig, GaussianScene
 
         splats = run_dir / "export" / "splats.ply"
         if not splats.is_file():
@@ -112,8 +118,8 @@ def load_run_rig(run_dir: Path):
 
 def export_run(cfg: ExportConfig) -> list[Path]:
     """Export a run folder's scene (:func:`load_run_rig`) as a mesh, splats or a turntable video."""
-    from lift3d.export.formats import save_mesh
-    from lift3d.export.splats import SplatData, save_3dgs_ply, save_splat
+    from lift3d.export.splat_files import save_splats
+    from lift3d.export.splats import SplatData
 
     if cfg.format not in SUFFIX:
         raise LiftError(f"unknown format {cfg.format!r}; choose one of {list(SUFFIX)}.")
@@ -125,29 +131,38 @@ def export_run(cfg: ExportConfig) -> list[Path]:
         from lift3d.pipelines.outputs import write_turntable
 
         return [write_turntable(rig, out, cfg.frames, cfg.video_resolution, (1.0, 1.0, 1.0), cfg.overwrite)]
-    if cfg.format in ("splat-ply", "splat"):
+    if cfg.format in SPLAT_SUFFIX:
         from lift3d.scenes.gaussians import Gaussians
 
         scene = getattr(rig, "scene", None)
         if not isinstance(scene, Gaussians):
             raise LiftError(f"{cfg.scene} holds a {type(scene).__name__} scene, not Gaussians; export it as glb/obj/ply.")
-        splats = SplatData.from_gaussians(scene)
-        if cfg.format == "splat":
-            return [save_splat(splats, out, cfg.splat_axes, cfg.overwrite)]
-        return [save_3dgs_ply(splats, out, cfg.sh_degree, cfg.splat_axes, cfg.overwrite)]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return save_splats(SplatData.from_gaussians(scene), out, cfg.format, cfg.splat_axes, cfg.sh_degree,
+                           cfg.overwrite)
     try:
         mesh = rig.asset(cfg.target_faces, cfg.texture_size)
     except ValueError as e:
         raise LiftError(f"{cfg.scene} has no surface to export yet ({e}).") from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    return save_mesh(mesh, out, cfg.overwrite)
+    return _save_mesh(mesh, out, cfg.overwrite)
+
+
+def _save_mesh(mesh, out: Path, overwrite: bool) -> list[Path]:
+    if out.suffix.lower() == ".usdz":
+        from lift3d.export.usdz import save_usdz
+
+        return [save_usdz(mesh, out, overwrite)]
+    from lift3d.export.formats import save_mesh
+
+    return save_mesh(mesh, out, overwrite)
 
 
 def run_export(cfg: ExportConfig) -> list[Path]:
     """Do the conversion described by ``cfg``; returns the written files."""
     from lift3d.export import pipeline
-    from lift3d.export.formats import load_mesh, save_mesh
-    from lift3d.export.splats import load_3dgs_ply, load_splat, save_3dgs_ply, save_splat
+    from lift3d.export.formats import load_mesh
+    from lift3d.export.splat_files import load_splats, save_splats
 
     if cfg.scene.is_dir():
         return export_run(cfg)
@@ -161,19 +176,16 @@ def run_export(cfg: ExportConfig) -> list[Path]:
     if out.exists() and not cfg.overwrite:
         raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
     if _is_splat(cfg.scene):
-        read = load_splat if cfg.scene.suffix.lower() == ".splat" else load_3dgs_ply
-        splats = read(cfg.scene, axes=cfg.splat_axes, drop_invalid=cfg.drop_invalid)
-        if cfg.format == "splat-ply":
-            return [save_3dgs_ply(splats, out, cfg.sh_degree, cfg.splat_axes, cfg.overwrite)]
-        if cfg.format == "splat":
-            return [save_splat(splats, out, cfg.splat_axes, cfg.overwrite)]
+        splats = load_splats(cfg.scene, axes=cfg.splat_axes, drop_invalid=cfg.drop_invalid)
+        if cfg.format in SPLAT_SUFFIX:
+            return save_splats(splats, out, cfg.format, cfg.splat_axes, cfg.sh_degree, cfg.overwrite)
         mesh = pipeline.splats_to_textured_mesh(splats, cfg.resolution, cfg.target_faces,
                                                 cfg.texture_size if cfg.format != "ply" else 0)
-        return save_mesh(mesh, out, cfg.overwrite)
-    if cfg.format in ("splat-ply", "splat"):
+        return _save_mesh(mesh, out, cfg.overwrite)
+    if cfg.format in SPLAT_SUFFIX:
         raise LiftError(f"{cfg.scene} is a mesh, not 3DGS splats (no f_dc_0 property); mesh -> splat conversion "
                         "needs fitting (lift3d generate).")
-    return save_mesh(load_mesh(cfg.scene), out, cfg.overwrite)
+    return _save_mesh(load_mesh(cfg.scene), out, cfg.overwrite)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "lift3d export") -> int:

@@ -8,7 +8,12 @@ Metrics (for prompts that name a procedural family and colour, see :func:`lift3d
   already scores about 0.74 against a cube);
 * Chamfer distance between surface samples of the extracted mesh and of the ground-truth mesh,
   both divided by the ground truth's bounding radius (unit-normalised);
-* colour: the nearest palette colour of the mean albedo over covered pixels.
+* colour: the nearest palette colour of the mean albedo over covered pixels;
+* surface quality of the extracted mesh against the ground-truth mesh (:mod:`lift3d.pipelines.surface_metrics`):
+  normal consistency (mean ``|cos|`` to the nearest ground-truth normals, both directions averaged) and
+  lumpiness (integrated absolute mean curvature per sqrt(area), relative to the ground truth's, minus 1);
+* across several runs of one prompt (different seeds), diversity (:mod:`lift3d.pipelines.diversity`):
+  ``1 -`` mean pairwise silhouette IoU and mean pairwise Chamfer, in the summary of ``lift3d eval RUN RUN ...``.
 
 Ground truth objects are the families' canonical shapes (``variation=0``, extent 1): a prompt names a family,
 not an instance. When the asset was made from a known instance (``lift3d reconstruct`` of a held-out object,
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,30 +42,7 @@ from lift3d.types import LiftError
 if TYPE_CHECKING:
     from lift3d.data.objects import ProceduralObject
 
-EVAL_ELEVATIONS = (10.0, 40.0)
-EVAL_AZIMUTHS = 8
-
-
-def eval_cameras(resolution: int = 64, distance: float = 2.75, fov: float = 40.0) -> Cameras:
-    """The 16 evaluation cameras."""
-    el = torch.tensor(EVAL_ELEVATIONS).repeat_interleave(EVAL_AZIMUTHS)
-    az = (torch.arange(EVAL_AZIMUTHS) * (360.0 / EVAL_AZIMUTHS) + 22.5).repeat(len(EVAL_ELEVATIONS))
-    return Cameras.from_spherical(el, az, torch.full_like(el, distance), fov, resolution)
-
-
-def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.5) -> float:
-    """Mean over views of IoU between ``alpha > threshold`` masks ``[B, H, W, 1]``."""
-    ma, mb = a > threshold, b > threshold
-    inter = (ma & mb).flatten(1).sum(1).float()
-    union = (ma | mb).flatten(1).sum(1).float().clamp_min(1)
-    return float((inter / union).mean())
-
-
-def chamfer(points_a: np.ndarray, points_b: np.ndarray) -> float:
-    """Symmetric mean nearest-neighbour distance between two point sets ``[N, 3]``, ``[M, 3]``."""
-    a, b = torch.as_tensor(points_a, dtype=torch.float32), torch.as_tensor(points_b, dtype=torch.float32)
-    d = torch.cdist(a, b)
-    return float(0.5 * (d.min(1).values.mean() + d.min(0).values.mean()))
+from lift3d.pipelines.shape_metrics import EVAL_AZIMUTHS, EVAL_ELEVATIONS, chamfer, eval_cameras, silhouette_iou  # noqa: E402,F401
 
 
 @dataclass
@@ -77,6 +60,10 @@ class EvalReport:
     predicted_colour: str
     colour_correct: bool
     mean_albedo: list[float]
+    normal_consistency: float | None = None
+    """Mean |cos| between the mesh's normals and the nearest ground-truth normals, both ways (1 is best)."""
+    lumpiness: float | None = None
+    """Integrated |mean curvature| / sqrt(area) over the ground truth's, minus 1 (0: as smooth as the truth)."""
 
 
 def ground_truth(family: str, colour: str, extent: float = 1.0):
@@ -126,28 +113,76 @@ def evaluate_asset(prompt: str, alpha_fn, albedo_fn, mesh=None, resolution: int 
     cover = alpha.sum().clamp_min(1e-6)
     mean_albedo = (albedo.reshape(-1, 3).sum(0) / cover).clamp(0, 1)
     predicted = nearest_colour(mean_albedo)[0]
-    cd = None
+    cd = nc = lump = None
     if mesh is not None and len(mesh.faces):
-        gt = truth if truth is not None else ground_truth(family, colour)
-        gt_mesh = gt.mesh()
-        np.random.seed(seed)
-        pa = np.asarray(mesh.sample(samples))
-        pb = np.asarray(gt_mesh.sample(samples))
-        cd = chamfer(pa, pb) / gt.bounding_radius()
+        cd, nc, lump = _mesh_metrics(mesh, truth if truth is not None else ground_truth(family, colour), samples, seed)
     return EvalReport(prompt, family, colour, ious[family], retrieved, retrieved == family, ious, cd, predicted,
-                      predicted == colour, mean_albedo.tolist())
+                      predicted == colour, mean_albedo.tolist(), nc, lump)
+
+
+def _mesh_metrics(mesh, gt: ProceduralObject, samples: int, seed: int) -> tuple[float, float, float]:
+    """Unit-normalised Chamfer, normal consistency and lumpiness of ``mesh`` against ``gt``'s mesh."""
+    from lift3d.pipelines.surface_metrics import surface_quality
+
+    gt_mesh = gt.mesh()
+    np.random.seed(seed)
+    pa = np.asarray(mesh.sample(samples))
+    pb = np.asarray(gt_mesh.sample(samples))
+    quality = surface_quality(mesh, gt_mesh, samples, seed)
+    return chamfer(pa, pb) / gt.bounding_radius(), quality.normal_consistency, quality.lumpiness
+
+
+@dataclass
+class RunEvaluation:
+    """A run's report plus what comparing runs with each other needs (:func:`evaluate_runs`)."""
+
+    run: Path
+    seed: int
+    report: EvalReport
+    alpha: torch.Tensor
+    """``[16, H, W, 1]`` opacity over the evaluation cameras."""
+    points: np.ndarray | None
+    """Surface samples of the extracted mesh (None without one)."""
+
+
+def evaluate_run_full(run_dir: Path, out: Path | None = None, samples: int = 4096) -> RunEvaluation:
+    """:func:`evaluate_run`, keeping the evaluation-view alpha and mesh samples for diversity."""
+    from lift3d.files import atomic_write_text
+    from lift3d.pipelines.load import load_generate_run
+    from lift3d.pipelines.surface_metrics import surface_samples
+
+    cfg, rig = load_generate_run(run_dir)
+    seen: list[torch.Tensor] = []
+
+    def alpha_fn(cams: Cameras) -> torch.Tensor:
+        seen.append(rig.render_albedo(cams).alpha.cpu())
+        return seen[-1]
+
+    mesh = rig.mesh()
+    report = evaluate_asset(cfg.prompt, alpha_fn, lambda c: rig.render_albedo(c).rgb, mesh, samples=samples)
+    atomic_write_text(out or Path(run_dir) / "eval.json", json.dumps(asdict(report), indent=2) + "\n")
+    points = surface_samples(mesh, samples)[0] if mesh is not None and len(mesh.faces) else None
+    return RunEvaluation(Path(run_dir), cfg.seed, report, seen[0], points)
 
 
 def evaluate_run(run_dir: Path, out: Path | None = None) -> EvalReport:
     """Evaluate a generate run folder; writes ``eval.json`` beside it (or to ``out``)."""
-    from lift3d.pipelines.load import load_generate_run
-    from lift3d.runs import atomic_write_text
+    return evaluate_run_full(run_dir, out).report
 
-    cfg, rig = load_generate_run(run_dir)
-    report = evaluate_asset(cfg.prompt, lambda c: rig.render_albedo(c).alpha, lambda c: rig.render_albedo(c).rgb,
-                            rig.mesh())
-    atomic_write_text(out or Path(run_dir) / "eval.json", json.dumps(asdict(report), indent=2) + "\n")
-    return report
+
+def run_diversity(evaluations: Sequence[RunEvaluation]) -> dict[str, dict]:
+    """Diversity (:mod:`lift3d.pipelines.diversity`) of each prompt evaluated in two or more runs, as JSON."""
+    from lift3d.pipelines.diversity import diversity_by_prompt
+
+    scales = [ground_truth(e.report.family, e.report.colour).bounding_radius() for e in evaluations]
+    by_prompt = diversity_by_prompt([e.report.prompt for e in evaluations], [e.seed for e in evaluations],
+                                    [e.alpha for e in evaluations], [e.points for e in evaluations], scales)
+    return {prompt: asdict(d) for prompt, d in by_prompt.items()}
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 @dataclass(frozen=True)
@@ -160,21 +195,34 @@ class EvalConfig:
     """Summary JSON (default: print only); each run also gets its own eval.json."""
 
 
+def _line(r: EvalReport) -> str:
+    def fmt(v: float | None, digits: int) -> str:
+        return "n/a" if v is None else f"{v:.{digits}f}"
+
+    return (f"iou {r.iou:.3f}  retrieved {r.retrieved} ({'ok' if r.retrieval_correct else 'WRONG'})  "
+            f"chamfer {fmt(r.chamfer, 4)}  colour {r.predicted_colour} ({'ok' if r.colour_correct else 'WRONG'})  "
+            f"normals {fmt(r.normal_consistency, 3)}  lumpiness {fmt(r.lumpiness, 3)}")
+
+
 def main(argv: list[str], prog: str = "lift3d eval") -> None:
     from lift3d.errors import parse_args
 
     cfg = parse_args(EvalConfig, argv, prog)
-    reports = [evaluate_run(r) for r in cfg.runs]
+    evaluations = [evaluate_run_full(r) for r in cfg.runs]
+    reports = [e.report for e in evaluations]
     for r, path in zip(reports, cfg.runs):
-        cd = "n/a" if r.chamfer is None else f"{r.chamfer:.4f}"
-        print(f"{path}: iou {r.iou:.3f}  retrieved {r.retrieved} ({'ok' if r.retrieval_correct else 'WRONG'})  "
-              f"chamfer {cd}  colour {r.predicted_colour} ({'ok' if r.colour_correct else 'WRONG'})")
+        print(f"{path}: {_line(r)}")
     n = len(reports)
     summary = {"runs": n, "retrieval": sum(r.retrieval_correct for r in reports) / n,
                "mean_iou": sum(r.iou for r in reports) / n, "colour": sum(r.colour_correct for r in reports) / n,
-               "reports": [asdict(r) for r in reports]}
+               "reports": [asdict(r) for r in reports],
+               "mean_normal_consistency": _mean([r.normal_consistency for r in reports]),
+               "mean_lumpiness": _mean([r.lumpiness for r in reports]), "diversity": run_diversity(evaluations)}
     print(f"retrieval {summary['retrieval']:.0%}  mean IoU {summary['mean_iou']:.3f}  colour {summary['colour']:.0%}")
+    for prompt, d in summary["diversity"].items():
+        cd = "n/a" if d["chamfer"] is None else f"{d['chamfer']:.4f}"
+        print(f"diversity of {prompt!r} over {d['runs']} runs: silhouette {d['silhouette']:.3f}  chamfer {cd}")
     if cfg.out is not None:
-        from lift3d.runs import atomic_write_text
+        from lift3d.files import atomic_write_text
 
         atomic_write_text(cfg.out, json.dumps(summary, indent=2) + "\n")

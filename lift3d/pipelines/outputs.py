@@ -29,7 +29,7 @@ def _write_png(path: Path, image: np.ndarray) -> None:
 
     from PIL import Image
 
-    from lift3d.runs import atomic_write_bytes
+    from lift3d.files import atomic_write_bytes
 
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")

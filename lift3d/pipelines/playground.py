@@ -16,11 +16,13 @@ from pathlib import Path
 
 import torch
 
+from lift3d.cameras import Cameras
 from lift3d.guidance import GuidanceConfig, RewardConfig, SDSConfig
 from lift3d.priors.analytic import AnalyticPrior, GaussianMixture, images_to_samples
 from lift3d.priors.base import Conditions
 from lift3d.priors.rewards import TargetReward
 from lift3d.sampling import turntable
+from lift3d.types import RenderOutput
 
 
 class PlaygroundPrior(str, Enum):
@@ -124,33 +126,94 @@ def save_grid(rows: list[torch.Tensor], path: Path) -> None:
     img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
 
 
+class ImageRig:
+    """The playground's "scene": ``[B, r, r, 3]`` pixel logits, shown through a sigmoid from every camera (the
+    part of the :class:`~lift3d.rigs.base.Rig` protocol that the loop uses)."""
+
+    def __init__(self, logits: torch.Tensor, lr: float) -> None:
+        self.logits = logits.requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.logits], lr=lr)
+
+    @property
+    def scene_device(self) -> torch.device:
+        return self.logits.device
+
+    def render(self, cameras, background, generator, step: int = 0) -> RenderOutput:
+        images = torch.sigmoid(self.logits)
+        return RenderOutput(rgb=images, alpha=torch.ones_like(images[..., :1]))
+
+    def regularize(self, out: RenderOutput) -> dict[str, torch.Tensor]:
+        return {}
+
+    def before_step(self, step: int, generator: torch.Generator) -> None:
+        """Nothing."""
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def before_backward(self, step: int, out: RenderOutput | None) -> None:
+        """Nothing."""
+
+    def step(self, step: int, out: RenderOutput | None, cameras) -> None:
+        self.optimizer.step()
+
+
+@dataclass(frozen=True)
+class FixedCameras:
+    """A sampler that always gives the same cameras (the images' own)."""
+
+    cameras: Cameras
+
+    def sample(self, n: int, width: int, height: int | None = None, step: int = 0, generator=None,
+               group: int = 1) -> Cameras:
+        return self.cameras
+
+
+class _Prompts:
+    """Conditions that do not depend on the cameras (the playground's analytic or random embeddings)."""
+
+    def __init__(self, conditions: Conditions) -> None:
+        self._conditions = conditions
+
+    def conditions(self, cameras=None, perp_neg=None, **extra: torch.Tensor) -> Conditions:
+        return self._conditions.with_(**extra) if extra else self._conditions
+
+
 def run_playground(cfg: PlaygroundConfig) -> Path:
-    """Optimise ``num_images`` images with ``cfg.guidance``; returns the written grid's path."""
+    """Optimise ``num_images`` images with ``cfg.guidance`` on the one loop; returns the written grid's path."""
+    from lift3d.pipelines.optimize import Guided, Views, optimize
+
     if cfg.steps <= 0 or cfg.resolution < 4:
         raise ValueError(f"steps must be > 0 and resolution >= 4, got {cfg.steps} and {cfg.resolution}")
     gen = torch.Generator().manual_seed(cfg.seed)
     b = 4 if cfg.prior is PlaygroundPrior.MULTIVIEW else cfg.num_images
-    logits = (0.1 * torch.randn(b, cfg.resolution, cfg.resolution, 3, generator=gen)).requires_grad_(True)
-    prior, conds, targets = build_problem(cfg, torch.sigmoid(logits.detach()))
+    rig = ImageRig(0.1 * torch.randn(b, cfg.resolution, cfg.resolution, 3, generator=gen), cfg.lr)
+    prior, conds, targets = build_problem(cfg, torch.sigmoid(rig.logits.detach()))
     if isinstance(cfg.guidance, RewardConfig):
         guidance = cfg.guidance.build(prior, TargetReward(targets[:1]) if len(targets) else None)
     else:
         guidance = cfg.guidance.build(prior)
-    cameras = turntable(b, cfg.resolution, elevation_deg=0.0)
-    opt = torch.optim.Adam([logits], lr=cfg.lr)
-    keep = {round(i * (cfg.steps - 1) / max(cfg.snapshots - 1, 1)) for i in range(cfg.snapshots)}
-    rows = []
-    for step in range(cfg.steps):
-        images = torch.sigmoid(logits)
-        out = guidance(images, conds, cameras, step=step, max_steps=cfg.steps, generator=gen)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
-        guidance.update(step)
-        if step in keep:
-            rows.append(torch.sigmoid(logits.detach()))
+    views = Views(FixedCameras(turntable(b, cfg.resolution, elevation_deg=0.0)), b, cfg.resolution)
+    keep = {round(i * (cfg.steps - 1) / max(cfg.snapshots - 1, 1)) + 1 for i in range(cfg.snapshots)}
+    rows: list[torch.Tensor] = []
+
+    def snapshot(s) -> None:
+        if s.step in keep:
+            rows.append(torch.sigmoid(rig.logits.detach()))
+
+    optimize(rig, Guided(guidance, _Prompts(conds)), views, [], gen, 0, cfg.steps, [snapshot])
     if len(targets):
         rows.append(targets)
     path = Path(cfg.out) / "playground.png"
     save_grid(rows, path)
     return path
+
+
+def main(argv: list[str], prog: str = "lift3d playground") -> None:
+    """CLI: ``lift3d playground [options]``."""
+    import sys
+
+    from lift3d.errors import parse_args
+
+    path = run_playground(parse_args(PlaygroundConfig, argv, prog))
+    print(f"progress grid: {path}", file=sys.stderr)

@@ -16,8 +16,11 @@ flag can still change. All run on the bundled prior by default (``--prior`` swit
   [0.02, 0.5] over the run, elevations 0-30, field of view 15-60); each 4-view group shares one elevation and one
   timestep (automatic for ``prior:mvdream``).
 * ``instant``: the best of 8 prior samples lifted to Gaussians by the feed-forward model, then SDS on them and a
-  mesh refine (text to image to 3D, as Instant3D, arXiv 2311.06214; lift3d/pipelines/sample_reconstruct.py), both
-  held to the majority silhouettes of the top 4 lifts at unit size (lift3d/pipelines/sample_terms.py).
+  mesh refine (text to image to 3D, as Instant3D, arXiv 2311.06214; lift3d/pipelines/inits/sample.py), both
+  held to the majority silhouettes of the top 4 lifts at unit size (lift3d/pipelines/terms/consensus.py). It is
+  ``GenerateConfig()`` itself.
+
+Every other preset starts from ``init:random`` with no refine stage unless it names one (``_SCRATCH``).
 """
 
 from __future__ import annotations
@@ -26,24 +29,22 @@ from dataclasses import replace
 
 from lift3d.guidance import NFSDConfig, RewardConfig, SDSConfig, SJCConfig, TimestepSchedule, VSDConfig, Weighting
 from lift3d.guidance.reward import RewardSource
-from lift3d.pipelines.generate import GenerateConfig, StageConfig
-from lift3d.pipelines.rig_gaussians import GaussianScene
-from lift3d.pipelines.rig_mesh import MeshScene
-from lift3d.pipelines.rigs import BLOB, FieldScene
-from lift3d.pipelines.sample_reconstruct import SampleReconstruct
+from lift3d.pipelines.generate_config import COARSE, MESH_REFINE, GenerateConfig, StageConfig
+from lift3d.pipelines.inits import RandomInit
 from lift3d.priors.mvdream import MVDreamConfig
+from lift3d.rigs import BLOB, FieldScene, GaussianScene
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.scenes.hash_grid import HashEncodingConfig, HashGridConfig
 
-_COARSE = StageConfig()
-_REFINE = StageConfig(scene=MeshScene(), steps=150, resolution=32,
-                      guidance=SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, 0.5)))
+_SCRATCH = GenerateConfig(stage=COARSE, refine=None, init=RandomInit())
+"""Score distillation from scratch: DreamFusion's stage, no refine, the scene's own initialization."""
 _HASH = FieldScene(field=HashGridConfig(encoding=HashEncodingConfig(num_levels=8, log2_hashmap_size=15,
                                                                     base_resolution=8, max_resolution=128),
                                         hidden_dim=32, activation=BLOB), lr=0.01)
 
 _MVDREAM_STEPS = 5000
-_MVDREAM = GenerateConfig(
+_MVDREAM = replace(
+    _SCRATCH,
     prior=MVDreamConfig(),
     stage=StageConfig(scene=_HASH, steps=_MVDREAM_STEPS, resolution=64, views_per_step=4,
                       guidance=SDSConfig(guidance_scale=50.0, weighting=Weighting.SIGMA_OVER_ALPHA,
@@ -58,22 +59,21 @@ _MVDREAM = GenerateConfig(
 """MVDream-threestudio's mvdream-sd21 config in lift3d's terms (its 10k steps halved; 64 px renders, which its
 config uses for the first 5k steps); the prior's resolution is 256, renders are resized to it."""
 
-_INSTANT = GenerateConfig(stage=replace(_COARSE, scene=GaussianScene(), steps=150),
-                          refine=replace(_REFINE, steps=100, scene=MeshScene(lr_vertices=1e-3)),
-                          init_sample=SampleReconstruct())
+_INSTANT = GenerateConfig()
 
 PRESETS: dict[str, GenerateConfig] = {
     "default": _INSTANT,
-    "dreamfusion": GenerateConfig(),
-    "magic3d": GenerateConfig(stage=replace(_COARSE, scene=_HASH), refine=_REFINE),
-    "prolificdreamer": GenerateConfig(
-        stage=replace(_COARSE, guidance=VSDConfig(guidance_scale=7.5, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 400)))),
-        refine=replace(_REFINE, guidance=VSDConfig(guidance_scale=7.5, timesteps=TimestepSchedule(0.02, 0.5)))),
-    "sjc": GenerateConfig(stage=replace(_COARSE, guidance=SJCConfig(guidance_scale=10.0))),
-    "gaussian": GenerateConfig(stage=replace(_COARSE, scene=GaussianScene()), refine=replace(_REFINE, steps=100)),
-    "nfsd": GenerateConfig(stage=replace(_COARSE, guidance=NFSDConfig()),
+    "dreamfusion": _SCRATCH,
+    "magic3d": replace(_SCRATCH, stage=replace(COARSE, scene=_HASH), refine=MESH_REFINE),
+    "prolificdreamer": replace(
+        _SCRATCH,
+        stage=replace(COARSE, guidance=VSDConfig(guidance_scale=7.5, timesteps=TimestepSchedule(0.02, (0, 0.98, 0.5, 400)))),
+        refine=replace(MESH_REFINE, guidance=VSDConfig(guidance_scale=7.5, timesteps=TimestepSchedule(0.02, 0.5)))),
+    "sjc": replace(_SCRATCH, stage=replace(COARSE, guidance=SJCConfig(guidance_scale=10.0))),
+    "gaussian": replace(_SCRATCH, stage=replace(COARSE, scene=GaussianScene()), refine=replace(MESH_REFINE, steps=100)),
+    "nfsd": replace(_SCRATCH, stage=replace(COARSE, guidance=NFSDConfig()),
                            negative_prompt="unrealistic, blurry, low quality, out of focus, ugly, low contrast"),
-    "reward": GenerateConfig(stage=replace(_COARSE, guidance=RewardConfig(base=SDSConfig(guidance_scale=10.0),
+    "reward": replace(_SCRATCH, stage=replace(COARSE, guidance=RewardConfig(base=SDSConfig(guidance_scale=10.0),
                                                                            num_noises=4, top_k=1,
                                                                            reward=RewardSource.CLIP))),
     "mvdream": _MVDREAM,

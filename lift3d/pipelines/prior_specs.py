@@ -40,10 +40,28 @@ class BundledPriorSpec:
     def camera_conditioned(self) -> bool:
         return True
 
+    def contrast_prompts(self, prompt: str) -> list[str]:
+        """The prompt with its procedural shape word replaced by every other family's ([] if it names none): what
+        CLIP-contrast scoring (``init:sample-reconstruct``) weighs the prompt against."""
+        from lift3d.data import FAMILIES, parse_caption
+
+        family, _ = parse_caption(prompt)
+        if family is None:
+            return []
+        words = prompt.split()
+        hits = [i for i, w in enumerate(words) if w.lower().strip(".,") == family]
+        if not hits:
+            return []
+        return [" ".join(words[:hits[-1]] + [other] + words[hits[-1] + 1:]) for other in FAMILIES if other != family]
+
     @property
-    def fixed_light(self) -> bool:
-        """Trained on renders lit by the procedural world's fixed light (so render with it)."""
-        return True
+    def light(self) -> Any:
+        """The light the prior was trained under (the procedural world's), a :class:`~lift3d.rigs.base.FixedLight`:
+        scenes render with it."""
+        from lift3d.data import AMBIENT, LIGHT_DIRECTION
+        from lift3d.rigs.base import FixedLight
+
+        return FixedLight(LIGHT_DIRECTION, AMBIENT)
 
 
 @dataclass(frozen=True)

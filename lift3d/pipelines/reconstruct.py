@@ -5,7 +5,7 @@
   plus, when a prior is given, score distillation on novel views (Magic123, arXiv 2306.17843;
   DreamGaussian, arXiv 2309.16653) from an image-conditioned novel-view prior conditioned on the input
   image (``prior:novel-view``, the bundled Zero123-style model by default) or a text prior with a prompt
-  (``prior:bundled --prompt ...``), through :class:`~lift3d.pipelines.rig_gaussians.GaussianRig` and any
+  (``prior:bundled --prompt ...``), through :class:`~lift3d.rigs.gaussians.GaussianRig` and any
   guidance of :mod:`lift3d.guidance`. Without a prior, novel views are kept sane by an opacity-entropy
   regularizer (opt-in) and, when initialised from the model, an anchor to the initial Gaussians.
 * ``feedforward+refine``: the feed-forward Gaussians initialise ``optimize``.
@@ -27,8 +27,9 @@ from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, NovelViewPriorSpec
-from lift3d.pipelines.rig_gaussians import GaussianRig, GaussianScene
-from lift3d.pipelines.rigs import Regularizers
+from lift3d.recon.inference import feedforward, load_model
+from lift3d.rigs.base import Regularizers
+from lift3d.rigs.gaussians import GaussianRig, GaussianScene
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.scenes.gaussians import GaussianLearningRates, Gaussians
 from lift3d.types import LiftError
@@ -116,71 +117,40 @@ class ReconstructConfig:
     device: str = "auto"
 
 
-def load_model(path: Path | None, device: torch.device):
-    """The reconstruction model from ``path`` (default: the shipped one)."""
-    from lift3d.recon.model import TriplaneGaussianModel
-    from lift3d.recon.train import RECON_TINY_DIR
-
-    path = Path(path) if path is not None else RECON_TINY_DIR
-    if not (path / "config.json").is_file():
-        raise LiftError(f"no reconstruction model at {path}; train one with `lift3d train-recon --export-to {path}`")
-    return TriplaneGaussianModel.from_pretrained(path).to(device).eval()
-
-
-def feedforward(model, rgba: torch.Tensor) -> Gaussians:
-    """Model Gaussians from one prepared RGBA image ``[S, S, 4]`` (resized to the model's input size)."""
-    size = model.config.image_size
-    if rgba.shape[0] != size:
-        x = rgba.permute(2, 0, 1)[None]
-        rgba = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)[0].permute(1, 2, 0)
-    return model.predict(rgba[None])[0]
-
-
 def optimize_gaussians(scene: Gaussians, reference: torch.Tensor, cfg: OptimizeConfig, generator: torch.Generator,
                        anchor: bool, guidance=None, prompts=None, log=None) -> GaussianRig:
-    """Fit ``scene`` to ``reference [S, S, 4]`` (RGB over white + mask) seen from the canonical input camera.
+    """Fit ``scene`` to ``reference [S, S, 4]`` (RGB over white + mask) seen from the canonical input camera, on the
+    one loop (:func:`lift3d.pipelines.optimize.optimize`): the reference-view term, the anchor term when
+    ``anchor``, and novel views for the guidance and the opacity regularizers.
 
     Args:
         anchor: add the anchor term to the initial means. guidance, prompts: optional guidance and its
             :class:`~lift3d.priors.prompts.PromptEmbeddings`. log: optional ``(step, **metrics)`` callback.
     """
+    from lift3d.pipelines.optimize import Guided, Views, optimize
+    from lift3d.pipelines.terms.anchor import AnchorTerm
+    from lift3d.pipelines.terms.reference import ReferenceTerm
     from lift3d.recon.camera import input_camera
 
     spec = GaussianScene(sh_degree=scene.max_sh_degree, densify=None, lr=cfg.lr, regularizers=cfg.regularizers)
     rig = GaussianRig(spec, scene)
     device = rig.scene_device
-    ref_cam = input_camera(reference.shape[0]).to(device)
-    target = reference.to(device)
-    init_means = scene.means.detach().clone()
-    for step in range(cfg.steps):
-        out = rig.render(ref_cam, (1.0, 1.0, 1.0), None)
-        losses = {"reference": cfg.reference_weight * torch.nn.functional.mse_loss(out.rgb[0], target[..., :3]),
-                  "mask": cfg.mask_weight * torch.nn.functional.mse_loss(out.alpha[0], target[..., 3:])}
-        r = cfg.regularizers
-        if cfg.novel_views > 0 and (guidance is not None or r.sparsity or r.entropy):
-            cams = cfg.sampler.sample(cfg.novel_views, cfg.novel_resolution, step=step, generator=generator).to(device)
-            novel = rig.render(cams, (1.0, 1.0, 1.0), generator, step)
-            if guidance is not None:
-                g = guidance(novel.rgb, prompts.conditions(cams), cams, step=step, max_steps=cfg.steps, generator=generator)
-                losses["guidance"] = cfg.guidance_weight * g.loss
-            losses.update(rig.regularize(novel))
-        if anchor and cfg.anchor_weight:
-            losses["anchor"] = cfg.anchor_weight * ((scene.means - init_means) ** 2).sum(-1).mean()
-        loss = sum(losses.values())
-        rig.zero_grad()
-        rig.before_backward(step, out)
-        loss.backward()
-        rig.step(step, out, ref_cam)
-        if guidance is not None:
-            guidance.update(step)
-        if log is not None:
-            log(step + 1, loss=loss.item(), **{k: v.item() for k, v in losses.items()})
+    terms: list = [ReferenceTerm(reference.to(device), input_camera(reference.shape[0]).to(device),
+                                 cfg.reference_weight, cfg.mask_weight)]
+    if anchor and cfg.anchor_weight:
+        terms.append(AnchorTerm(scene.means.detach().clone(), cfg.anchor_weight))
+    r = cfg.regularizers
+    novel = cfg.novel_views if guidance is not None or r.sparsity or r.entropy else 0
+    views = Views(cfg.sampler, novel, cfg.novel_resolution)
+    guided = None if guidance is None else Guided(guidance, prompts, cfg.guidance_weight)
+    callbacks = [] if log is None else [lambda s: log(s.step, **s.metrics)]
+    optimize(rig, guided, views, terms, generator, 0, cfg.steps, callbacks)
     return rig
 
 
 def reconstruct(cfg: ReconstructConfig) -> Path:
     """Run image-to-3D; returns the run folder."""
-    from lift3d.pipelines.generate import _device
+    from lift3d.devices import resolve_device
     from lift3d.pipelines.outputs import _write_png, finish_run, image_grid
     from lift3d.recon.inputs import prepare_image
     from lift3d.runs import RunDir, deterministic_ops
@@ -195,7 +165,7 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
     settings = cfg.refine if cfg.mode == "feedforward+refine" else cfg.optimize
     if cfg.mode != "feedforward" and cfg.prior is not None:
         _check_guidance(cfg, settings.guidance)
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     reference = prepare_image(cfg.image, cfg.resolution, cfg.mask, cfg.recenter)
     path = RunDir.locate(cfg.output, name=f"reconstruct/{Path(cfg.image).stem or 'image'}", overwrite=cfg.overwrite)
     # models first: a run that cannot start leaves no folder behind and --overwrite deletes nothing

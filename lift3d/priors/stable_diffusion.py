@@ -173,12 +173,12 @@ class StableDiffusionPrior(TextConditionedPrior):
 
 class PipelinePriorSpec:
     """What lift3d's pipelines ask of a prior spec (as ``lift3d.pipelines.prior_specs.BundledPriorSpec``):
-    ``build(device)``, ``text_encoder(prior)``, ``camera_conditioned``, ``fixed_light``."""
+    ``build(device)``, ``text_encoder(prior)``, ``camera_conditioned``, ``light``."""
 
     camera_conditioned: ClassVar[bool] = False
     """True when the prior takes the camera (then view-suffixed prompts are off by default)."""
-    fixed_light: ClassVar[bool] = False
-    """Pretrained priors were not trained on one fixed light: pipelines may randomise shading."""
+    light: ClassVar[None] = None
+    """Pretrained priors were not trained under one fixed light (None): pipelines may randomise shading."""
     load: LoadOptions
 
     def on(self, device: torch.device | str | None) -> LoadOptions:
@@ -187,6 +187,10 @@ class PipelinePriorSpec:
 
     def text_encoder(self, prior: Any) -> Callable[[Sequence[str]], torch.Tensor]:
         return prior.encode_text
+
+    def contrast_prompts(self, prompt: str) -> list[str]:
+        """No fixed set of classes to contrast a prompt with: [] (CLIP scores the prompt alone)."""
+        return []
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ render the canonical input view, reconstruct, and measure
   (the object's caption is the prompt, the object itself its family's ground truth, the other families'
   canonical shapes at its extent; ``retrieval_canonical``: every family canonical at extent 1, as for prompts);
 * Chamfer distance between the Gaussian centres (opacity > 0.1) and surface samples of the object's
-  mesh, divided by the object's bounding radius (as ``evaluate_asset`` normalises it).
+  mesh, divided by the object's bounding radius (as ``evaluate_asset`` normalises it);
+* F-score at 0.1 and 0.05 (``fscore_01``, ``fscore_005``) of the same point sets with distances divided by
+  the bounding radius (Tatarchenko et al., "What Do Single-view 3D Reconstruction Networks Learn?", CVPR 2019).
+
+Out of distribution (``--ood``, on by default): the same measures, except retrieval, on the 8 hand-built
+objects of :func:`lift3d.data.ood.ood_objects` (never trained on; textured albedo, held-out primitive kinds).
 
 ``python -m lift3d.recon.evaluate --help`` prints the options.
 """
@@ -56,15 +61,51 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((-10 * torch.log10(mse)).mean())
 
 
+FSCORE_THRESHOLDS: tuple[float, ...] = (0.1, 0.05)
+"""F-score thresholds, in units of the object's bounding radius (row keys ``fscore_01``, ``fscore_005``)."""
+
+
+def fscore(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor, threshold: float,
+           scale: float = 1.0) -> float:
+    """F-score of point sets ``[N, 3]``, ``[M, 3]``: harmonic mean of precision (share of ``pred`` within
+    ``threshold * scale`` of ``truth``) and recall (share of ``truth`` within it of ``pred``); 0 if both are 0."""
+    a, b = torch.as_tensor(pred, dtype=torch.float32), torch.as_tensor(truth, dtype=torch.float32)
+    d = torch.cdist(a, b) / scale
+    precision = float((d.min(1).values < threshold).float().mean())
+    recall = float((d.min(0).values < threshold).float().mean())
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _fkey(threshold: float) -> str:
+    return "fscore_" + f"{threshold:g}".replace(".", "")
+
+
 @torch.no_grad()
 def evaluate_object(predict: Callable[[torch.Tensor], Gaussians], family: str, colour: str, seed: int,
                     resolution: int = 32) -> dict:
     """Reconstruct one held-out object with ``predict`` (``[S, S, 4] -> Gaussians``) and measure it."""
-    from lift3d.data import procedural_object, render_object
+    from lift3d.data import procedural_object
+
+    obj = procedural_object(family, colour, seed=seed)
+    return {"family": family, "colour": colour, "seed": seed, **measure_object(predict, obj, resolution)}
+
+
+def evaluate_ood(predict: Callable[[torch.Tensor], Gaussians], resolution: int = 32) -> list[dict]:
+    """:func:`measure_object` (no retrieval: they have no family) on every :func:`lift3d.data.ood.ood_objects` object."""
+    from lift3d.data.ood import ood_objects
+
+    return [{"object": o.family, **measure_object(predict, o, resolution, retrieval=False)} for o in ood_objects()]
+
+
+@torch.no_grad()
+def measure_object(predict: Callable[[torch.Tensor], Gaussians], obj: ProceduralObject, resolution: int = 32,
+                   retrieval: bool = True) -> dict:
+    """Reconstruct ``obj`` from its canonical input view with ``predict`` and measure it (module docstring);
+    ``retrieval=False`` skips the retrieval measures (objects without a family)."""
+    from lift3d.data import render_object
     from lift3d.pipelines.evaluate import chamfer, eval_cameras, silhouette_iou
     from lift3d.renderers.gaussians import GaussianRenderer
 
-    obj = procedural_object(family, colour, seed=seed)
     ref = render_object(obj, input_camera(resolution))
     start = time.perf_counter()
     with torch.enable_grad():
@@ -74,15 +115,19 @@ def evaluate_object(predict: Callable[[torch.Tensor], Gaussians], family: str, c
     cams = eval_cameras(resolution)
     pred = renderer(scene, cams)
     gt = render_object(obj, cams)
-    black = renderer(scene, cams, torch.zeros(3))  # alpha and premultiplied colour for evaluate_asset
-    report, canonical = retrievals(obj, black.alpha, black.rgb, resolution)
     keep = scene.opacities > 0.1
-    pts = scene.means[keep] if keep.sum() > 0 else scene.means
+    pts = (scene.means[keep] if keep.sum() > 0 else scene.means).detach().numpy()
     surface = np.asarray(obj.mesh(48).sample(4096, seed=0))
-    return {"family": family, "colour": colour, "seed": seed, "psnr": psnr(pred.rgb, gt.rgb),
-            "iou": silhouette_iou(pred.alpha, gt.alpha), "retrieved": report.retrieved,
-            "retrieval_correct": report.retrieval_correct, "retrieval_canonical_correct": canonical.retrieval_correct,
-            "chamfer": chamfer(pts.detach().numpy(), surface) / obj.bounding_radius(), "seconds": seconds}
+    radius = obj.bounding_radius()
+    row: dict = {"psnr": psnr(pred.rgb, gt.rgb), "iou": silhouette_iou(pred.alpha, gt.alpha)}
+    if retrieval:
+        black = renderer(scene, cams, torch.zeros(3))  # alpha and premultiplied colour for evaluate_asset
+        report, canonical = retrievals(obj, black.alpha, black.rgb, resolution)
+        row.update(retrieved=report.retrieved, retrieval_correct=report.retrieval_correct,
+                   retrieval_canonical_correct=canonical.retrieval_correct)
+    row["chamfer"] = chamfer(pts, surface) / radius
+    row.update({_fkey(t): fscore(pts, surface, t, radius) for t in FSCORE_THRESHOLDS})
+    return {**row, "seconds": seconds}
 
 
 def retrievals(obj: ProceduralObject, alpha: torch.Tensor, albedo: torch.Tensor,
@@ -117,11 +162,24 @@ def ground_truth_retrieval(objects: list[tuple[str, str, int]], resolution: int 
 
 
 def summarize(rows: list[dict]) -> dict:
+    """Means over rows (retrieval and F-scores only where the rows have them)."""
     n = len(rows)
-    return {"objects": n, "retrieval": sum(r["retrieval_correct"] for r in rows) / n,
-            "retrieval_canonical": sum(r["retrieval_canonical_correct"] for r in rows) / n,
-            "psnr": sum(r["psnr"] for r in rows) / n, "iou": sum(r["iou"] for r in rows) / n,
-            "chamfer": sum(r["chamfer"] for r in rows) / n, "seconds": sum(r["seconds"] for r in rows) / n}
+    out = {"objects": n}
+    if rows and "retrieval_correct" in rows[0]:
+        out.update(retrieval=sum(r["retrieval_correct"] for r in rows) / n,
+                   retrieval_canonical=sum(r["retrieval_canonical_correct"] for r in rows) / n)
+    keys = ["psnr", "iou", "chamfer", *(_fkey(t) for t in FSCORE_THRESHOLDS), "seconds"]
+    out.update({k: sum(r[k] for r in rows) / n for k in keys if rows and k in rows[0]})
+    return out
+
+
+def print_shape_table(summary: dict[str, dict]) -> None:
+    """Markdown table of PSNR, IoU, Chamfer and F-scores of each summary (in distribution next to OOD)."""
+    print("| objects | n | novel-view PSNR (dB) | silhouette IoU | Chamfer / radius | F@0.1 | F@0.05 |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for k, s in summary.items():
+        print(f"| {k} | {s['objects']} | {s['psnr']:.2f} | {s['iou']:.3f} | {s['chamfer']:.4f} | "
+              f"{s['fscore_01']:.3f} | {s['fscore_005']:.3f} |")
 
 
 @dataclass(frozen=True)
@@ -139,6 +197,9 @@ class EvaluateReconConfig:
     refine_prior: choice(NovelViewPriorSpec, type(None)) = None  # type: ignore[valid-type]
     """Novel-view guidance of the refinement: ``refine-prior:novel-view`` (image-conditioned on each input,
     the bundled Zero123-style prior by default); None: reference view + anchor only."""
+    ood: bool = True
+    """Also evaluate feed-forward on the 8 out-of-distribution objects of ``lift3d.data.ood`` and print them
+    next to the in-distribution (held-out family) feed-forward rows."""
     out: Path | None = None
     """Write all rows and summaries as JSON here."""
 
@@ -176,18 +237,25 @@ def main(argv: list[str] | None = None) -> dict:
         results["feedforward+refine"] = [evaluate_object(refine, *o, resolution=res) for o in objs]
         if not cfg.seeds_per_family:
             results["feedforward (same objects)"] = [evaluate_object(ff, *o, resolution=res) for o in objs]
+    if cfg.ood:
+        results["feedforward OOD"] = evaluate_ood(ff, resolution=res)
     summary: dict[str, dict] = {k: summarize(v) for k, v in results.items()}
     print("| mode | objects | retrieval (vs canonical) | novel-view PSNR (dB) | silhouette IoU | Chamfer / radius "
           "| s per image |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for k, s in summary.items():
+        if "retrieval" not in s:
+            continue
         print(f"| {k} | {s['objects']} | {s['retrieval']:.0%} ({s['retrieval_canonical']:.0%}) | {s['psnr']:.2f} | "
               f"{s['iou']:.3f} | {s['chamfer']:.4f} | {s['seconds']:.2f} |")
+    shapes = {k: s for k, s in summary.items() if "psnr" in s}
     objs = heldout_objects(cfg.seeds_per_family or cfg.refine_seeds_per_family)
     if objs:
         summary["ground truth renders"] = ceiling = ground_truth_retrieval(objs, res)
         print(f"| ground-truth renders (ceiling) | {ceiling['objects']} | {ceiling['retrieval']:.0%} "
               f"({ceiling['retrieval_canonical']:.0%}) | | | | |")
+    print()
+    print_shape_table(shapes)
     if cfg.out is not None:
         Path(cfg.out).write_text(json.dumps({"summary": summary, "rows": results}, indent=2) + "\n")
     return summary
@@ -196,5 +264,6 @@ def main(argv: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     main()
 
-__all__ = ["EvaluateReconConfig", "evaluate_object", "ground_truth_retrieval", "heldout_objects", "main", "psnr", "retrievals",
-           "summarize"]
+__all__ = ["FSCORE_THRESHOLDS", "EvaluateReconConfig", "evaluate_object", "evaluate_ood", "fscore",
+           "ground_truth_retrieval", "heldout_objects", "main", "measure_object", "print_shape_table", "psnr",
+           "retrievals", "summarize"]

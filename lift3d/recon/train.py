@@ -7,6 +7,8 @@ loss = MSE(rgb) + ``mask_weight`` * MSE(alpha) + ``chamfer_weight`` * Chamfer(co
 points, surface samples). AdamW with warm-up and cosine decay, gradient clipping. Single process on
 CPU, or under ``accelerate launch`` (``--accelerate``) on one or more GPUs. Checkpoints are atomic and
 resume bit-exactly (model, optimizer, scheduler, RNG; the rendered data is cached in the run folder).
+``--data.random-fraction 0.5`` (``--data.zeroverse.*``) replaces a seeded half of the family objects by Zeroverse-style
+random compositions (:mod:`lift3d.recon.data`); the default 0 trains on the families exactly as before.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class TrainReconConfig(TrainRunConfig):
     """Cosine decay ends at lr * min_lr_ratio."""
     mask_weight: float = 1.0
     chamfer_weight: float = 1.0
+    keep_checkpoints: int = 2
+    """Newest checkpoints kept in the run folder (older ones are deleted after each save; saves are atomic)."""
     accelerate: bool = False
     """Use accelerate.Accelerator (for ``accelerate launch``; single process works too)."""
     data: ReconDataConfig = field(default_factory=ReconDataConfig)
@@ -110,57 +114,40 @@ def fit_recon(cfg: TrainReconConfig) -> tuple[Path, torch.nn.Module]:
     renders the data cache and writes metrics and checkpoints; every process resumes from the newest
     checkpoint. Torch's global RNG is seeded ``seed + process index`` after the (identical) model init.
     """
-    from lift3d.progress import progress_bar
     from lift3d.recon.data import load_recon_data, render_recon_data, save_recon_data
     from lift3d.renderers.gaussians import GaussianRenderer
     from lift3d.runs import RunDir
     from lift3d.train.distributed import Distributed
+    from lift3d.train.trainer import TrainerRun, set_threads
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     if cfg.export_only:
         return Path(cfg.output or ""), export_run(cfg)
     if cfg.views_per_step < 1 or cfg.views_per_step > cfg.data.views + 1:
         raise ValueError(f"views_per_step must be in [1, data.views + 1 = {cfg.data.views + 1}]")
     dist = Distributed.start(cfg.accelerate, cfg.batch_size)
 
-    def create_run() -> RunDir:
-        run = RunDir.create(cfg.output, name="train-recon", resume=cfg.resume, overwrite=cfg.overwrite)
+    def render_once(run: RunDir) -> None:  # the data cache, rendered by the main process only
         if not (run.path / "recon_data.safetensors").is_file():
             save_recon_data(render_recon_data(cfg.data, generator=torch.Generator().manual_seed(cfg.seed)),
                             run.path / "recon_data.safetensors")
-        return run
 
-    run = dist.main_creates(create_run)
-    torch.manual_seed(cfg.seed)
+    run = TrainerRun.open(cfg, "train-recon", dist, prepare=render_once, keep_last=max(1, cfg.keep_checkpoints))
     model = cfg.architecture.build()
+    run.init_from(_weight_files(model), _EXPORTED)
     dist.seed_process(cfg.seed)
     data = load_recon_data(run.path / "recon_data.safetensors")
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(optim, _lr_lambda(cfg))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    step = 0
-    found = run.latest()
-    if found is not None:
-        step, state = found
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        gen.set_state(state["rng"])
-        if dist.is_main:
-            run.rewind_metrics(step)
-    else:
-        if cfg.init_from is not None:
-            load_exported_weights(model, Path(cfg.init_from))
-        if dist.is_main:
-            run.write_metadata(cfg, seed=cfg.seed)
+    step = run.restore(model=model, optim=optim, sched=sched, rng=gen)
     accelerator = dist.accelerator
     if accelerator is not None:
         model, optim = accelerator.prepare(model, optim)
-        data = type(data)(*(t.to(accelerator.device) for t in vars(data).values()))
+        data = type(data)(*(None if t is None else t.to(accelerator.device) for t in vars(data).values()))
     renderer = GaussianRenderer()
     core = model if accelerator is None else accelerator.unwrap_model(model)
-    with progress_bar("train-recon", cfg.steps, completed=step, quiet=cfg.quiet or not dist.is_main) as bar:
+    with run.progress(step) as bar:
         while step < cfg.steps:
             batch = dist.shard(sample_batch(cfg, data.shade.shape[0], data.shade.shape[1], gen))
             loss, logs = train_step(model, batch, data, renderer, cfg)
@@ -172,37 +159,16 @@ def fit_recon(cfg: TrainReconConfig) -> tuple[Path, torch.nn.Module]:
             step += 1
             logs = dist.mean(logs)
             logs["psnr"] = -10 * math.log10(max(logs["mse"], 1e-10))
-            if dist.is_main:
-                run.log_metrics(step, lr=sched.get_last_lr()[0], **logs)
-                bar.update(1, loss=logs["loss"], psnr=logs["psnr"])
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                    run.save(step, {"model": core.state_dict(), "optim": optim.state_dict(),
-                                    "sched": sched.state_dict(), "rng": gen.get_state()})
-    if cfg.export_to is not None and dist.is_main:
-        core.save_pretrained(cfg.export_to)
-    dist.wait()
-    return run.path, core
+            run.end_step(step, {"lr": sched.get_last_lr()[0], **logs}, bar, show=("loss", "psnr"))
+    return run.finish(core.save_pretrained), core
 
 
-def load_exported_weights(model: torch.nn.Module, folder: Path) -> None:
-    """Load a ``save_pretrained`` folder's weights into ``model`` (strict: the architectures must match; a
-    one-line :class:`~lift3d.types.LiftError` otherwise). Read with safetensors, never unpickled."""
-    from safetensors.torch import load_file
+_EXPORTED = "an exported reconstruction model folder (e.g. lift3d/assets/recon-tiny)"
 
-    from lift3d.types import LiftError
 
-    path = folder / "diffusion_pytorch_model.safetensors"
-    if not path.is_file():
-        raise LiftError(f"--init-from {folder}: no diffusion_pytorch_model.safetensors; pass an exported "
-                        "reconstruction model folder (e.g. lift3d/assets/recon-tiny)")
-    weights, own = load_file(str(path)), model.state_dict()
-    missing = [k for k in own if k not in weights]
-    unexpected = [k for k in weights if k not in own]
-    wrong = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        raise LiftError(f"--init-from {folder}: the model does not match --architecture ({len(missing)} missing, "
-                        f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors)")
-    model.load_state_dict(weights)
+def _weight_files(model: torch.nn.Module) -> dict[str, tuple[torch.nn.Module, str]]:
+    """The model and its safetensors file in a ``save_pretrained`` folder."""
+    return {"the model": (model, "diffusion_pytorch_model.safetensors")}
 
 
 def export_run(cfg: TrainReconConfig) -> torch.nn.Module:

@@ -9,17 +9,14 @@ one step using the caller's generator (nerfacc's own ``stratified`` flag has no 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from lift3d.renderers._occupancy import OccupancyGrid
+from lift3d.renderers.volume_config import MarchHost as VolumeRenderer
+from lift3d.renderers.volume_config import Rays as _Rays
 from lift3d.renderers.volume_sampling import ray_aabb_intersect
 from lift3d.scenes.field import Field
 from lift3d.scenes.shading import ShadingMode, orientation_penalty
-
-if TYPE_CHECKING:
-    from lift3d.renderers.volume import VolumeRenderer, _Rays
 
 
 def _estimator(renderer: VolumeRenderer, occ: OccupancyGrid):

@@ -7,19 +7,17 @@ skipping by evaluating the field only at samples in occupied cells, and nerfacc'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from nerfacc import render_weight_from_density
 
 from lift3d.renderers._occupancy import OccupancyGrid
+from lift3d.renderers.volume_config import MarchHost as VolumeRenderer
+from lift3d.renderers.volume_config import Rays as _Rays
+from lift3d.renderers.volume_config import VolumeRendererConfig
 from lift3d.renderers.volume_sampling import merge_edges, ray_aabb_intersect, sample_pdf, stratified_bins
 from lift3d.scenes.field import Field
 from lift3d.scenes.shading import ShadingMode, field_with_normals, orientation_penalty, shade
 from lift3d.types import LiftError
-
-if TYPE_CHECKING:
-    from lift3d.renderers.volume import VolumeRenderer, VolumeRendererConfig, _Rays
 
 
 def render_rays_torch(renderer: VolumeRenderer, scene: Field, rays: _Rays, occ: OccupancyGrid | None,

@@ -202,6 +202,8 @@ class Mesh(nn.Module):
         colors = None
         if visual.kind is not None:
             color_visual = visual.to_color() if hasattr(visual, "to_color") else visual
+            if getattr(color_visual, "mesh", None) is None:  # to_color() of a texture without an image is unattached
+                color_visual.mesh = mesh
             rgb = np.asarray(color_visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
             colors = torch.from_numpy(rgb)
         return cls(vertices, faces, colors=colors, optimize_vertices=optimize_vertices)

@@ -61,8 +61,7 @@ class EvaluateNovelViewConfig:
 
 def heldout_data(cfg: EvaluateNovelViewConfig) -> Any:
     """Renders of held-out objects (seeds >= 10000)."""
-    from lift3d.train.prior import render_prior_data_quantized
-    from lift3d.train.prior_data import PriorDataConfig
+    from lift3d.train.prior_data import PriorDataConfig, render_prior_data_quantized
 
     data_cfg = PriorDataConfig(seeds_per_family=cfg.heldout_seeds, views_per_object=cfg.heldout_views,
                                first_seed=10000)

@@ -17,7 +17,7 @@ def evaluation_main(config_type: type[C], evaluate: Callable[[C], dict[str, Any]
                     prog: str) -> dict[str, Any]:
     """Run ``evaluate`` on the parsed ``config_type`` (whose ``output`` field may name a JSON file)."""
     from lift3d.errors import parse_args
-    from lift3d.runs import atomic_write_text
+    from lift3d.files import atomic_write_text
 
     cfg = parse_args(config_type, sys.argv[1:] if argv is None else argv, prog)
     summary = evaluate(cfg)

@@ -99,14 +99,12 @@ class NovelViewNet(torch.nn.Module):
 def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     """Train (or resume) and return the run folder."""
     from lift3d.data import palette_rgb
-    from lift3d.progress import progress_bar
-    from lift3d.runs import RunDir
     from lift3d.train.diffusion_objective import draw_timesteps, min_snr_weights, training_target
-    from lift3d.train.prior import _load_or_render, ema_update
+    from lift3d.train.prior_data import load_or_render
+    from lift3d.train.trainer import Ema, TrainerRun, set_threads
     from lift3d.types import LiftError
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     if cfg.export_only:
         return export_run(cfg)
     arch = cfg.architecture
@@ -114,14 +112,11 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
         raise LiftError(f"architecture resolution {arch.resolution} differs from data resolution {cfg.data.resolution}")
     if cfg.data.views_per_object < 2:
         raise LiftError("--data.views-per-object must be >= 2 (pairs of different views of one object)")
-    run = RunDir.create(cfg.output, name="train-novel-view", resume=cfg.resume, overwrite=cfg.overwrite)
-    torch.manual_seed(cfg.seed)
+    run = TrainerRun.open(cfg, "train-novel-view")
     net = NovelViewNet(arch)
-    found = run.latest()
-    if cfg.init_from is not None and found is None:
-        load_exported_weights(net, Path(cfg.init_from))
+    run.init_from(_weight_files(net), _EXPORTED)
     scheduler = arch.scheduler()
-    data: PriorData = _load_or_render(run, cfg, torch.Generator().manual_seed(cfg.seed))
+    data: PriorData = load_or_render(run, cfg.data, torch.Generator().manual_seed(cfg.seed))
     colours = palette_rgb()
     acp = scheduler.alphas_cumprod.float()
     loss_weight = min_snr_weights(acp, cfg.min_snr_gamma, arch.prediction_type)
@@ -129,22 +124,12 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
     params = dict(net.named_parameters())
     optim = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
-    ema = {k: p.detach().clone() for k, p in params.items()}
+    ema = Ema(params, cfg.ema_decay)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    step = 0
-    if found is not None:
-        step, state = found
-        net.load_state_dict(state["net"])
-        optim.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        ema = {k: v.clone() for k, v in state["ema"].items()}
-        gen.set_state(state["rng"])
-        run.rewind_metrics(step)
-    else:
-        run.write_metadata(cfg, seed=cfg.seed)
+    step = run.restore(net=net, optim=optim, sched=sched, ema=ema, rng=gen)
 
     B, R = cfg.batch_size, arch.resolution
-    with progress_bar("train-novel-view", cfg.steps, completed=step, quiet=cfg.quiet) as bar:
+    with run.progress(step) as bar:
         while step < cfg.steps:
             pairs = sample_pairs(data, cfg.data.views_per_object, colours, B, gen)
             keep = torch.rand(B, generator=gen) >= cfg.cond_dropout
@@ -161,41 +146,28 @@ def train_novel_view(cfg: TrainNovelViewConfig) -> Path:
             optim.step()
             sched.step()
             step += 1
-            ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
-            run.log_metrics(step, loss=loss.item(), mse=per_sample.mean().item())
-            bar.update(1, loss=loss.item())
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                run.save(step, {"net": net.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                                "ema": ema, "rng": gen.get_state()})
-    if cfg.export_to is not None:
-        export_ema(ema, arch, cfg.export_to, extra={"train_steps": step, "seed": cfg.seed})
-    return run.path
+            ema.update(step)
+            run.end_step(step, {"loss": loss.item(), "mse": per_sample.mean().item()}, bar)
+    return run.finish(lambda path: export_ema(ema.state_dict(), arch, path, extra={"train_steps": step,
+                                                                                    "seed": cfg.seed}))
+
+
+_EXPORTED = "an exported novel-view prior folder (e.g. lift3d/assets/novel-view32)"
+
+
+def _weight_files(net: NovelViewNet) -> dict[str, tuple[torch.nn.Module, str]]:
+    """The modules of ``net`` and their safetensors files in an exported folder."""
+    return {"unet": (net.unet, "unet/diffusion_pytorch_model.safetensors"),
+            "image_encoder": (net.image_encoder, "image_encoder/model.safetensors"),
+            "cc_projection": (net.cc_projection, "cc_projection/diffusion_pytorch_model.safetensors")}
 
 
 def load_exported_weights(net: NovelViewNet, folder: Path) -> None:
     """Load an exported folder's ``unet/``, ``image_encoder/`` and ``cc_projection/`` safetensors into ``net``
     (strict: the architectures must match; a one-line :class:`~lift3d.types.LiftError` otherwise)."""
-    from safetensors.torch import load_file
+    from lift3d.train.trainer import load_folder_weights
 
-    from lift3d.types import LiftError
-
-    files = {"unet": "unet/diffusion_pytorch_model.safetensors", "image_encoder": "image_encoder/model.safetensors",
-             "cc_projection": "cc_projection/diffusion_pytorch_model.safetensors"}
-    for name, rel in files.items():
-        path = folder / rel
-        if not path.is_file():
-            raise LiftError(f"--init-from {folder}: no {rel}; pass an exported novel-view prior folder "
-                            "(e.g. lift3d/assets/novel-view32)")
-        module = getattr(net, name)
-        weights, own = load_file(str(path)), module.state_dict()
-        # transformers may leave derived buffers (position_ids) out of its files: only parameters must be there
-        missing = [k for k, _ in module.named_parameters() if k not in weights]
-        unexpected = [k for k in weights if k not in own]
-        wrong = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
-        if missing or unexpected or wrong:
-            raise LiftError(f"--init-from {folder}: {name} does not match --architecture "
-                            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors)")
-        module.load_state_dict(weights, strict=False)
+    load_folder_weights(Path(folder), _weight_files(net), _EXPORTED)
 
 
 def export_run(cfg: TrainNovelViewConfig) -> Path:
@@ -211,9 +183,10 @@ def export_ema(ema: dict[str, torch.Tensor], arch: NovelViewArchitecture, path: 
                extra: dict[str, Any] | None = None) -> None:
     """Write EMA weights as the bundled Zero123-layout folder."""
     from lift3d.priors.bundled_novel_view import save_novel_view
+    from lift3d.train.trainer import copy_prefixed
 
     net = NovelViewNet(arch)
-    net.load_state_dict({k: v.cpu() for k, v in ema.items()})
+    copy_prefixed(net, ema)
     save_novel_view(Path(path), arch, net.unet, net.image_encoder, net.cc_projection, arch.scheduler(), extra)
 
 

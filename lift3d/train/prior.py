@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from lift3d.priors.bundled import BUNDLED_PRIOR_DIR, BundledArchitecture
-from lift3d.train.prior_data import PriorData, PriorDataConfig
+from lift3d.train.prior_data import PriorData, PriorDataConfig, load_or_render
 from lift3d.train.run_config import DiffusionTrainConfig, newest_checkpoint
 
 
@@ -62,13 +62,6 @@ def _caption_table(cfg: TrainPriorConfig, tokenizer, families: tuple[str, ...]) 
     return torch.stack(table)
 
 
-def ema_update(ema: dict[str, torch.Tensor], params: dict[str, torch.Tensor], decay: float) -> None:
-    """``ema <- decay * ema + (1 - decay) * params`` in place (the bundled priors' weight averaging)."""
-    with torch.no_grad():
-        for k, p in params.items():
-            ema[k].lerp_(p.detach(), 1.0 - decay)
-
-
 def train_prior(cfg: TrainPriorConfig) -> Path:
     """Train (or resume) and return the run folder."""
     from lift3d.data import palette_rgb
@@ -78,34 +71,30 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
         caption_vocabulary,
         raymap_from_condition,
     )
-    from lift3d.progress import progress_bar
     from lift3d.runs import RunDir
     from lift3d.train.diffusion_objective import draw_timesteps, min_snr_weights, training_target
     from lift3d.train.distributed import Distributed
+    from lift3d.train.trainer import Ema, TrainerRun, set_threads
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     if cfg.export_only:
         return export_run(cfg)
     dist = Distributed.start(cfg.accelerate, cfg.batch_size)
 
-    def create_run() -> RunDir:
-        run = RunDir.create(cfg.output, name="train-prior", resume=cfg.resume, overwrite=cfg.overwrite)
-        if dist.world > 1:  # render the data cache once, before the other processes load it
-            _load_or_render(run, cfg, torch.Generator().manual_seed(cfg.seed))
-        return run
+    def render_once(run: RunDir) -> None:  # render the data cache once, before the other processes load it
+        if dist.world > 1:
+            load_or_render(run, cfg.data, torch.Generator().manual_seed(cfg.seed))
 
-    run = dist.main_creates(create_run)
+    run = TrainerRun.open(cfg, "train-prior", dist, prepare=render_once)
     arch = cfg.architecture
     tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
-    torch.manual_seed(cfg.seed)
     unet, text_encoder, scheduler = arch.unet(), arch.text_encoder(len(tokenizer)), arch.scheduler()
-    found = run.latest()
-    if cfg.init_from is not None and found is None:
-        load_exported_prior(unet, text_encoder, Path(cfg.init_from))
+    run.init_from({"unet": (unet, "unet/diffusion_pytorch_model.safetensors"),
+                   "text_encoder": (text_encoder, "text_encoder/model.safetensors")},
+                  "an exported text prior folder (e.g. lift3d/assets/prior-text32)", adapt=_widen_inputs)
     dist.seed_process(cfg.seed)
     data_gen = torch.Generator().manual_seed(cfg.seed)
-    data: PriorData = _load_or_render(run, cfg, data_gen)
+    data: PriorData = load_or_render(run, cfg.data, data_gen)
     captions = _caption_table(cfg, tokenizer, data.families)
     uncond_ids = tokenizer([""], padding="max_length", max_length=tokenizer.model_max_length,
                            return_tensors="pt").input_ids[0]
@@ -117,29 +106,17 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
     params = {f"{m}.{k}": p for m, mod in modules.items() for k, p in mod.named_parameters()}
     optim = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
-    ema = {k: p.detach().clone() for k, p in params.items()}
+    ema = Ema(params, cfg.ema_decay)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    step = 0
-    if found is not None:
-        step, state = found
-        unet.load_state_dict(state["unet"])
-        text_encoder.load_state_dict(state["text_encoder"])
-        optim.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        ema = {k: v.clone() for k, v in state["ema"].items()}
-        gen.set_state(state["rng"])
-        if dist.is_main:
-            run.rewind_metrics(step)
-    elif dist.is_main:
-        run.write_metadata(cfg, seed=cfg.seed)
+    step = run.restore(unet=unet, text_encoder=text_encoder, optim=optim, sched=sched, ema=ema, rng=gen)
     unet_run, text_run, device = unet, text_encoder, torch.device("cpu")
     if dist.accelerator is not None:
         unet_run, text_run, optim = dist.accelerator.prepare(unet, text_encoder, optim)
         device = dist.accelerator.device
-        ema = {k: v.to(device) for k, v in ema.items()}
+        ema.to(device)
 
     N, B = data.shade.shape[0], cfg.batch_size
-    with progress_bar("train-prior", cfg.steps, completed=step, quiet=cfg.quiet or not dist.is_main) as bar:
+    with run.progress(step) as bar:
         while step < cfg.steps:
             idx = torch.randint(0, N, (B,), generator=gen)
             col = torch.randint(0, colours.shape[0], (B,), generator=gen)
@@ -171,63 +148,28 @@ def train_prior(cfg: TrainPriorConfig) -> Path:
             optim.step()
             sched.step()
             step += 1
-            ema_update(ema, params, min(cfg.ema_decay, (1 + step) / (10 + step)))
-            logs = dist.mean({"loss": loss.item(), "mse": per_sample.mean().item()})
-            if not dist.is_main:
-                continue
-            run.log_metrics(step, **logs)
-            bar.update(1, loss=logs["loss"])
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                run.save(step, {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(),
-                                "optim": optim.state_dict(), "sched": sched.state_dict(), "ema": ema,
-                                "rng": gen.get_state()})
-    if cfg.export_to is not None and dist.is_main:
-        export_ema({k: v.cpu() for k, v in ema.items()}, arch, tokenizer, scheduler, cfg.export_to,
-                   extra={"train_steps": step, "seed": cfg.seed})
-    dist.wait()
-    return run.path
+            ema.update(step)
+            run.end_step(step, dist.mean({"loss": loss.item(), "mse": per_sample.mean().item()}), bar)
+    return run.finish(lambda path: export_ema(ema.state_dict(), arch, tokenizer, scheduler, path,
+                                              extra={"train_steps": step, "seed": cfg.seed}))
 
 
-def load_exported_prior(unet: torch.nn.Module, text_encoder: torch.nn.Module, folder: Path) -> None:
-    """Load an exported text prior's ``unet/`` and ``text_encoder/`` safetensors into fresh modules.
-
-    Strict, except for two input layers that may widen: a folder trained with fewer azimuth harmonics fills
-    the camera embedding's first columns (the condition's layout is a prefix of the wider one), and one
+def _widen_inputs(part: str, weights: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> None:
+    """``--init-from`` of a text prior folder with fewer inputs: a folder trained with fewer azimuth harmonics
+    fills the camera embedding's first columns (the condition's layout is a prefix of the wider one), and one
     without a ray map fills the RGB input channels of ``conv_in``; the new columns and channels stay zero, so
-    the loaded model computes exactly what the folder's does. Anything else that differs is a one-line
-    :class:`~lift3d.types.LiftError`.
-    """
-    from safetensors.torch import load_file
-
-    from lift3d.types import LiftError
-
+    the loaded model computes exactly what the folder's does."""
     widened = {"class_embedding.linear_1.weight": 1, "conv_in.weight": 1}  # name -> input axis
-    files = {"unet": (unet, "unet/diffusion_pytorch_model.safetensors"),
-             "text_encoder": (text_encoder, "text_encoder/model.safetensors")}
-    for name, (module, rel) in files.items():
-        path = folder / rel
-        if not path.is_file():
-            raise LiftError(f"--init-from {folder}: no {rel}; pass an exported text prior folder "
-                            "(e.g. lift3d/assets/prior-text32)")
-        weights, own = load_file(str(path)), module.state_dict()
-        for key, axis in widened.items() if name == "unet" else ():
-            if key not in weights or key not in own:
-                continue
-            old, new = weights[key], own[key]
-            rest = [d for d in range(old.ndim) if d != axis]
-            if old.ndim == new.ndim and all(old.shape[d] == new.shape[d] for d in rest) \
-                    and old.shape[axis] < new.shape[axis]:
-                wider = torch.zeros_like(new)
-                wider.narrow(axis, 0, old.shape[axis]).copy_(old)
-                weights[key] = wider
-        # transformers may leave derived buffers (position_ids) out of its files: only parameters must be there
-        missing = [k for k, _ in module.named_parameters() if k not in weights]
-        unexpected = [k for k in weights if k not in own]
-        wrong = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
-        if missing or unexpected or wrong:
-            raise LiftError(f"--init-from {folder}: {name} does not match --architecture "
-                            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors)")
-        module.load_state_dict(weights, strict=False)
+    for key, axis in widened.items() if part == "unet" else ():
+        if key not in weights or key not in own:
+            continue
+        old, new = weights[key], own[key]
+        rest = [d for d in range(old.ndim) if d != axis]
+        if old.ndim == new.ndim and all(old.shape[d] == new.shape[d] for d in rest) \
+                and old.shape[axis] < new.shape[axis]:
+            wider = torch.zeros_like(new)
+            wider.narrow(axis, 0, old.shape[axis]).copy_(old)
+            weights[key] = wider
 
 
 def export_run(cfg: TrainPriorConfig) -> Path:
@@ -246,48 +188,18 @@ def export_ema(ema: dict[str, torch.Tensor], arch: BundledArchitecture, tokenize
                extra: dict | None = None) -> None:
     """Write EMA weights as the bundled diffusers-style folder."""
     from lift3d.priors.bundled import save_bundled
+    from lift3d.train.trainer import copy_prefixed
 
     unet, text_encoder = arch.unet(), arch.text_encoder(len(tokenizer))
-    unet.load_state_dict({k[len("unet."):]: v for k, v in ema.items() if k.startswith("unet.")})
-    text_encoder.load_state_dict({k[len("text_encoder."):]: v for k, v in ema.items() if k.startswith("text_encoder.")})
+    copy_prefixed(unet, ema, "unet.")
+    copy_prefixed(text_encoder, ema, "text_encoder.")
     save_bundled(Path(path), unet, text_encoder, tokenizer, scheduler, extra)
 
 
-def _load_or_render(run, cfg: TrainPriorConfig, gen: torch.Generator) -> PriorData:
-    """Render the training set once per run and cache it in the run folder (safetensors)."""
-    from safetensors.torch import load_file, save_file
-
-    from lift3d.data import FAMILIES
-
-    path = run.path / "prior_data.safetensors"
-    if path.is_file():
-        t = load_file(str(path))
-        return PriorData(t["shade"].float() / 255, t["alpha"].float() / 255, t["family"], t["elevation"],
-                         t["azimuth"], tuple(FAMILIES))
-    data = render_prior_data_quantized(cfg.data, gen)
-    save_file({"shade": (data.shade * 255).round().to(torch.uint8), "alpha": (data.alpha * 255).round().to(torch.uint8),
-               "family": data.family, "elevation": data.elevation, "azimuth": data.azimuth}, str(path))
-    return data
-
-
-def render_prior_data_quantized(cfg: PriorDataConfig, gen: torch.Generator) -> PriorData:
-    """Render and round to 8 bits, so a fresh run and a resumed run (which reloads the cache) see equal data."""
-    from lift3d.train.prior_data import render_prior_data
-
-    d = render_prior_data(cfg, gen)
-    return PriorData((d.shade * 255).round() / 255, (d.alpha * 255).round() / 255, d.family, d.elevation,
-                     d.azimuth, d.families)
-
-
 def main(argv: list[str], prog: str = "lift3d train-prior") -> None:
-    """Train the text prior, or with a first argument ``novel-view`` the novel-view prior (:mod:`lift3d.train.novel_view`)."""
+    """Train the text prior (``lift3d train-prior novel-view`` is :mod:`lift3d.train.novel_view`, dispatched by the CLI)."""
     from lift3d.errors import parse_args
 
-    if argv[:1] == ["novel-view"]:
-        from lift3d.train.novel_view import main as novel_view_main
-
-        novel_view_main(argv[1:], prog=f"{prog} novel-view")
-        return
     cfg = parse_args(TrainPriorConfig, argv, prog)
     path = train_prior(cfg)
     print(f"run: {path}", file=sys.stderr)

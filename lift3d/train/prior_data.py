@@ -76,3 +76,28 @@ def render_prior_data(cfg: PriorDataConfig, generator: torch.Generator) -> Prior
             elev.append(e)
             azim.append(a)
     return PriorData(torch.cat(shade), torch.cat(alpha), torch.cat(fam), torch.cat(elev), torch.cat(azim), families)
+
+
+def load_or_render(run, data: PriorDataConfig, gen: torch.Generator) -> PriorData:
+    """Render the training set once per run and cache it in the run folder (safetensors)."""
+    from safetensors.torch import load_file, save_file
+
+    from lift3d.data import FAMILIES
+
+    path = run.path / "prior_data.safetensors"
+    if path.is_file():
+        t = load_file(str(path))
+        return PriorData(t["shade"].float() / 255, t["alpha"].float() / 255, t["family"], t["elevation"],
+                         t["azimuth"], tuple(FAMILIES))
+    rendered = render_prior_data_quantized(data, gen)
+    save_file({"shade": (rendered.shade * 255).round().to(torch.uint8),
+               "alpha": (rendered.alpha * 255).round().to(torch.uint8), "family": rendered.family,
+               "elevation": rendered.elevation, "azimuth": rendered.azimuth}, str(path))
+    return rendered
+
+
+def render_prior_data_quantized(cfg: PriorDataConfig, gen: torch.Generator) -> PriorData:
+    """Render and round to 8 bits, so a fresh run and a resumed run (which reloads the cache) see equal data."""
+    d = render_prior_data(cfg, gen)
+    return PriorData((d.shade * 255).round() / 255, (d.alpha * 255).round() / 255, d.family, d.elevation,
+                     d.azimuth, d.families)

@@ -82,23 +82,21 @@ def train_reward(cfg: TrainRewardConfig) -> Path:
     from lift3d.data import palette_rgb
     from lift3d.priors.bundled import build_tokenizer, caption_vocabulary
     from lift3d.priors.bundled_reward import image_embeddings, save_reward, text_embeddings
-    from lift3d.progress import progress_bar
-    from lift3d.runs import RunDir
-    from lift3d.train.prior import _caption_table, _load_or_render
+    from lift3d.train.prior import _caption_table
+    from lift3d.train.prior_data import load_or_render
+    from lift3d.train.trainer import TrainerRun, set_threads
     from lift3d.types import LiftError
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     if cfg.export_only:
         return export_run(cfg)
     arch = cfg.architecture
     if arch.resolution != cfg.data.resolution:
         raise LiftError(f"architecture resolution {arch.resolution} differs from data resolution {cfg.data.resolution}")
-    run = RunDir.create(cfg.output, name="train-reward", resume=cfg.resume, overwrite=cfg.overwrite)
+    run = TrainerRun.open(cfg, "train-reward")
     tokenizer = build_tokenizer(caption_vocabulary(), arch.max_tokens)
-    torch.manual_seed(cfg.seed)
     model = arch.model(len(tokenizer))
-    data = _load_or_render(run, cfg, torch.Generator().manual_seed(cfg.seed))
+    data = load_or_render(run, cfg.data, torch.Generator().manual_seed(cfg.seed))
     captions = _caption_table(cfg, tokenizer, data.families)  # [F, C, K, L]
     n_fam, n_col = captions.shape[:2]
     if not 1 < cfg.batch_size <= n_fam * n_col:
@@ -109,21 +107,11 @@ def train_reward(cfg: TrainRewardConfig) -> Path:
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: _lr_factor(cfg, s))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    step = 0
-    found = run.latest()
-    if found is not None:
-        step, state = found
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        gen.set_state(state["rng"])
-        run.rewind_metrics(step)
-    else:
-        run.write_metadata(cfg, seed=cfg.seed)
+    step = run.restore(model=model, optim=optim, sched=sched, rng=gen)
 
     B = cfg.batch_size
     model.train()
-    with progress_bar("train-reward", cfg.steps, completed=step, quiet=cfg.quiet) as bar:
+    with run.progress(step) as bar:
         while step < cfg.steps:
             label = torch.randperm(n_fam * n_col, generator=gen)[:B]
             fam, col = label // n_col, label % n_col
@@ -143,15 +131,9 @@ def train_reward(cfg: TrainRewardConfig) -> Path:
             with torch.no_grad():
                 model.logit_scale.clamp_(0.0, math.log(100.0))
             step += 1
-            run.log_metrics(step, loss=loss.item(), batch_acc=acc, logit_scale=model.logit_scale.exp().item(),
-                            lr=sched.get_last_lr()[0])
-            bar.update(1, loss=loss.item())
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                run.save(step, {"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                                "rng": gen.get_state()})
-    if cfg.export_to is not None:
-        save_reward(Path(cfg.export_to), model.eval(), tokenizer)
-    return run.path
+            run.end_step(step, {"loss": loss.item(), "batch_acc": acc, "logit_scale": model.logit_scale.exp().item(),
+                                "lr": sched.get_last_lr()[0]}, bar)
+    return run.finish(lambda path: save_reward(path, model.eval(), tokenizer))
 
 
 def export_run(cfg: TrainRewardConfig) -> Path:

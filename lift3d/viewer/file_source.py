@@ -1,4 +1,5 @@
-"""Exported files as a viewer source: a 3DGS ``.ply``/``.splat`` through the Gaussian renderer, a mesh
+"""Exported files as a viewer source: splats (3DGS ``.ply``, ``.compressed.ply``, ``.splat``, ``.spz``, ``.sog``,
+SOG ``meta.json``; :func:`lift3d.export.splat_files.load_splats`) through the Gaussian renderer, a mesh
 ``.glb``/``.gltf``/``.obj``/``.ply`` through the mesh rasterizer (lit like the procedural world).
 
 Splat ``.ply`` files written by a run (``export/splats.ply``) are in lift3d's +Z-up world (``z_up``);
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from lift3d.export.splats import SplatAxes, is_3dgs_ply
+from lift3d.export.splat_files import is_splat_file
+from lift3d.export.splats import SplatAxes
 from lift3d.types import LiftError
 from lift3d.viewer.orbit import Orbit
-from lift3d.viewer.sources import WHITE, Scene, check_version
+from lift3d.viewer.source_base import WHITE, Scene, check_version
 
-SPLAT_SUFFIXES = (".splat",)
+SPLAT_SUFFIXES = (".splat", ".spz", ".sog")
 MESH_SUFFIXES = (".glb", ".gltf", ".obj")
 
 
@@ -47,23 +49,21 @@ def load_file(path: Path, splat_axes: SplatAxes = "z_up") -> tuple[Scene, tuple[
     """A file's :class:`Scene` and its bounding sphere ``((x, y, z), radius)``."""
     path = Path(path)
     if not path.is_file():
-        raise LiftError(f"{path} does not exist (or is not a file); pass a run folder, a .ply/.splat or a .glb/.obj")
+        raise LiftError(f"{path} does not exist (or is not a file); pass a run folder, splats (.ply/.splat/.spz/.sog) or a .glb/.obj")
     suffix = path.suffix.lower()
-    if suffix == ".ply" and is_3dgs_ply(path):
-        return _splat_scene(path, splat_axes)
-    if suffix in SPLAT_SUFFIXES:
+    if is_splat_file(path):
         return _splat_scene(path, splat_axes)
     if suffix in MESH_SUFFIXES or suffix == ".ply":
         return _mesh_scene(path)
-    raise LiftError(f"cannot view {path.name}: use a run folder, a 3DGS .ply/.splat or a .glb/.gltf/.obj/.ply mesh")
+    raise LiftError(f"cannot view {path.name}: use a run folder, splats (3DGS .ply, .compressed.ply, .splat, .spz, .sog, SOG meta.json) or a .glb/.gltf/.obj/.ply mesh")
 
 
 def _splat_scene(path: Path, axes: SplatAxes):
-    from lift3d.export.splats import load_3dgs_ply, load_splat
+    from lift3d.export.splat_files import load_splats
     from lift3d.renderers.gaussians import GaussianRenderer
 
     try:
-        data = load_splat(path, axes) if path.suffix.lower() == ".splat" else load_3dgs_ply(path, axes)
+        data = load_splats(path, axes)
     except LiftError:
         raise
     except Exception as e:  # plyfile raises many types on truncated/corrupt files
@@ -86,8 +86,9 @@ def _splat_scene(path: Path, axes: SplatAxes):
 
 def _mesh_scene(path: Path):
     from lift3d.export.formats import load_mesh
-    from lift3d.pipelines.rig_mesh import _fixed_light_config
     from lift3d.renderers.mesh import MeshRenderer
+    from lift3d.rigs.base import FixedLight
+    from lift3d.rigs.mesh import lit_config
     from lift3d.scenes.mesh import Mesh
 
     try:
@@ -96,7 +97,7 @@ def _mesh_scene(path: Path):
         raise
     except Exception as e:
         raise LiftError(f"cannot read {path} as a mesh ({type(e).__name__}: {e}); the file may be corrupt") from None
-    renderer = MeshRenderer(_fixed_light_config())
+    renderer = MeshRenderer(lit_config(FixedLight()))
     v = mesh.vertices.detach()
     centre = (v.min(0).values + v.max(0).values) / 2
     radius = float((v - centre).norm(dim=-1).max()) + 1e-3

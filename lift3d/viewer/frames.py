@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lift3d.viewer.orbit import Orbit
-from lift3d.viewer.sources import Source
+from lift3d.viewer.source_base import Source
 
 
 def encode_png(image: torch.Tensor) -> bytes:

@@ -11,7 +11,7 @@ import torch
 
 from lift3d.types import LiftError
 from lift3d.viewer.orbit import Orbit
-from lift3d.viewer.sources import check_version
+from lift3d.viewer.source_base import check_version
 
 
 class RunSource:
@@ -21,7 +21,7 @@ class RunSource:
 
     def __init__(self, run_dir: Path, live=None) -> None:
         from lift3d.config import load_config
-        from lift3d.pipelines.generate import GenerateConfig
+        from lift3d.pipelines.generate_config import GenerateConfig
         from lift3d.runs import RunDir
 
         self.run = RunDir(Path(run_dir))
@@ -75,7 +75,8 @@ class RunSource:
 
     def _rig(self, version: int):
         """``(rig, stage config)`` of a version; checkpoints are loaded once and cached."""
-        from lift3d.pipelines.generate import build_rig, stages
+        from lift3d.pipelines.generate_config import stages
+        from lift3d.pipelines.load import rig_from_state
         from lift3d.runs import load_checkpoint
 
         if self.live is not None:
@@ -94,7 +95,7 @@ class RunSource:
                 index = state["stage"]
                 stage = stages(self.cfg)[index]
                 with torch.no_grad():
-                    rig = build_rig(stage, index, None, self.cfg, torch.device("cpu"), state)
+                    rig = rig_from_state(self.cfg, state, torch.device("cpu"))
                 while len(self._cache) >= self.CACHE:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[path.name] = (rig, stage)

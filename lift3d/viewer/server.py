@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from lift3d.types import LiftError
 from lift3d.viewer.frames import FrameRenderer
 from lift3d.viewer.orbit import Orbit, framing_distance
-from lift3d.viewer.sources import Source
+from lift3d.viewer.source_base import Source
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARD = ("", "0.0.0.0", "::")

@@ -107,7 +107,7 @@ def _video_tag(video: Path | None, page_dir: Path) -> str:
 def write_static_page(path: Path, title: str, glb: Path | None = None, splats: Path | None = None,
                       video: Path | None = None, splat_axes: SplatAxes = "z_up") -> Path:
     """Write ``path`` (an ``index.html``) showing whichever of ``glb``, ``splats`` and ``video`` exist."""
-    from lift3d.runs import atomic_write_text
+    from lift3d.files import atomic_write_text
 
     path = Path(path)
     glb = glb if glb is not None and Path(glb).is_file() else None
