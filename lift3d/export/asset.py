@@ -36,8 +36,12 @@ def is_textured(mesh: trimesh.Trimesh) -> bool:
 
 
 def bake_asset(mesh: trimesh.Trimesh, albedo: AlbedoFn | None = None, target_faces: int = 20000,
-               texture_size: int = 1024) -> trimesh.Trimesh:
+               texture_size: int = 1024, normal_map: bool = True) -> trimesh.Trimesh:
     """Decimate ``mesh`` to ``target_faces`` and bake ``albedo`` into a texture of ``texture_size``.
+
+    With ``normal_map`` (default) and a texture, a mesh that decimation made coarser also gets a tangent-space
+    normal map of the full-resolution ``mesh`` (:func:`lift3d.export.normal_map.add_normal_map`) as its PBR
+    material's ``normalTexture``, of the same size as the base-colour texture.
 
     ``albedo`` defaults to the mesh's own vertex colours (closest-point interpolation, sampled on the
     undecimated mesh, so decimation does not blur colours). A mesh that is textured already is returned
@@ -56,7 +60,12 @@ def bake_asset(mesh: trimesh.Trimesh, albedo: AlbedoFn | None = None, target_fac
     if len(low.faces) == 0:
         raise ValueError("every face of the mesh has zero area")
     if texture_size > 0:
-        return textured_mesh(low, albedo, texture_size)
+        out = textured_mesh(low, albedo, texture_size)
+        if normal_map and len(low.faces) < len(mesh.faces):
+            from lift3d.export.normal_map import add_normal_map
+
+            add_normal_map(out, mesh, texture_size)
+        return out
     with torch.no_grad():
         rgb = albedo(torch.as_tensor(np.asarray(low.vertices), dtype=torch.float32)).clamp(0, 1).cpu().numpy()
     rgba = np.concatenate([(rgb * 255 + 0.5).astype(np.uint8), np.full((len(rgb), 1), 255, np.uint8)], 1)

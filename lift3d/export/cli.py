@@ -52,6 +52,9 @@ class ExportConfig:
     """Face budget for splat -> mesh (quadric decimation before UV unwrapping)."""
     texture_size: int = 1024
     """Baked base-colour texture size for splat -> mesh and run -> mesh (glb/obj); 0 keeps vertex colours."""
+    normal_map: bool = True
+    """Bake a tangent-space normal map of the full-resolution surface onto the decimated mesh (glb/obj/usdz
+    meshes made here: splat -> mesh, run -> mesh); ``--no-normal-map`` also drops one a mesh input carries."""
     frames: int = 48
     """Turntable frames (``--format video`` of a run folder)."""
     video_resolution: int = 256
@@ -145,10 +148,14 @@ def export_run(cfg: ExportConfig) -> list[Path]:
     except ValueError as e:
         raise LiftError(f"{cfg.scene} has no surface to export yet ({e}).") from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    return _save_mesh(mesh, out, cfg.overwrite)
+    return _save_mesh(mesh, out, cfg.overwrite, cfg.normal_map)
 
 
-def _save_mesh(mesh, out: Path, overwrite: bool) -> list[Path]:
+def _save_mesh(mesh, out: Path, overwrite: bool, normal_map: bool = True) -> list[Path]:
+    if not normal_map:
+        from lift3d.export.normal_map import drop_normal_map
+
+        drop_normal_map(mesh)
     if out.suffix.lower() == ".usdz":
         from lift3d.export.usdz import save_usdz
 
@@ -180,12 +187,12 @@ def run_export(cfg: ExportConfig) -> list[Path]:
         if cfg.format in SPLAT_SUFFIX:
             return save_splats(splats, out, cfg.format, cfg.splat_axes, cfg.sh_degree, cfg.overwrite)
         mesh = pipeline.splats_to_textured_mesh(splats, cfg.resolution, cfg.target_faces,
-                                                cfg.texture_size if cfg.format != "ply" else 0)
-        return _save_mesh(mesh, out, cfg.overwrite)
+                                                cfg.texture_size if cfg.format != "ply" else 0, cfg.normal_map)
+        return _save_mesh(mesh, out, cfg.overwrite, cfg.normal_map)
     if cfg.format in SPLAT_SUFFIX:
         raise LiftError(f"{cfg.scene} is a mesh, not 3DGS splats (no f_dc_0 property); mesh -> splat conversion "
                         "needs fitting (lift3d generate).")
-    return _save_mesh(load_mesh(cfg.scene), out, cfg.overwrite)
+    return _save_mesh(load_mesh(cfg.scene), out, cfg.overwrite, cfg.normal_map)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "lift3d export") -> int:

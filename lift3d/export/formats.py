@@ -27,7 +27,7 @@ import numpy as np
 import trimesh
 
 from lift3d.export._atomic import check_writable, write_bytes_atomic
-from lift3d.export.mesh_cleanup import unit_vertex_normals
+from lift3d.export.mesh_cleanup import stored_normals, unit_vertex_normals
 from lift3d.types import LiftError
 
 Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -41,18 +41,6 @@ def _rotated(mesh: trimesh.Trimesh, rotation: np.ndarray) -> trimesh.Trimesh:
     transform[:3, :3] = rotation
     out.apply_transform(transform)
     return out
-
-
-def stored_normals(mesh: trimesh.Trimesh, rotation: np.ndarray | None = None) -> np.ndarray | None:
-    """The vertex normals ``mesh`` holds, rotated by ``rotation``; None when it holds none (nothing is computed).
-
-    The UV bake stores the normals of the mesh before its seams were split; trimesh keeps them in its cache
-    while the vertices are unchanged (its exporters read the same cache), but a copy drops them.
-    """
-    normals = mesh._cache["vertex_normals"]
-    if normals is None or np.shape(normals) != np.shape(mesh.vertices):
-        return None
-    return np.asarray(normals) if rotation is None else np.asarray(normals) @ np.asarray(rotation).T
 
 
 def with_unit_normals(mesh: trimesh.Trimesh, up: tuple[float, float, float],
@@ -98,14 +86,35 @@ def matte_default_material(tree: dict) -> None:
             primitive["material"] = len(tree["materials"]) - 1
 
 
+_TANGENT = "_lift3d_tangent"
+"""The custom vertex attribute trimesh writes, renamed to glTF's ``TANGENT`` by :func:`_glb_tree`."""
+
+
+def _glb_tree(tree: dict) -> None:
+    """``export_glb`` tree post-processor: :func:`matte_default_material`, and our tangents named ``TANGENT``."""
+    matte_default_material(tree)
+    for mesh in tree.get("meshes", []):
+        for primitive in mesh["primitives"]:
+            attributes = primitive.get("attributes", {})
+            for key in [k for k in attributes if k.lower() == _TANGENT]:
+                attributes["TANGENT"] = attributes.pop(key)
+
+
 def save_glb(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Binary glTF (+Y up, metres) with its PBR material / base-colour texture, or vertex colours on a matte
-    material (:func:`matte_default_material`)."""
+    material (:func:`matte_default_material`). A normal texture comes with per-vertex ``TANGENT`` (the frame
+    it was baked in, :func:`lift3d.export.normal_map.vertex_tangents`)."""
     y_up = with_unit_normals(to_y_up(mesh), Y_UP, stored_normals(mesh, Z_UP_TO_Y_UP))
     if isinstance(y_up.visual, trimesh.visual.TextureVisuals) and y_up.visual.material is not None:
         y_up.visual.material = glb_material(y_up.visual.material)
+        if getattr(y_up.visual.material, "normalTexture", None) is not None and y_up.visual.uv is not None:
+            from lift3d.export.normal_map import vertex_tangents
+
+            # the frame the normal map was baked in, so viewers need not regenerate (MikkTSpace) tangents
+            y_up.vertex_attributes[_TANGENT] = vertex_tangents(y_up.vertices, y_up.faces, y_up.visual.uv,
+                                                               np.asarray(y_up.vertex_normals)).astype(np.float32)
     data = trimesh.exchange.gltf.export_glb(trimesh.Scene(y_up), include_normals=True, unitize_normals=False,
-                                            tree_postprocessor=matte_default_material)
+                                            tree_postprocessor=_glb_tree)
     return write_bytes_atomic(path, data, overwrite)
 
 
@@ -127,8 +136,25 @@ def obj_material(material: trimesh.visual.material.Material, name: str) -> trime
                                                   name=name)
 
 
+def add_obj_normal_map(files: dict[str, bytes], mtl_name: str, png_name: str, image) -> dict[str, bytes]:
+    """``files`` (trimesh's OBJ side files) plus the tangent-space normal map ``image`` as ``png_name``, named in
+    the MTL ``mtl_name`` by ``map_Bump -bm 1`` (Blender, three.js) and ``norm`` (the PBR MTL extension)."""
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    out = dict(files)
+    text = out[mtl_name].decode().rstrip("\n")
+    out[mtl_name] = f"{text}\nmap_Bump -bm 1.000000 {png_name}\nnorm {png_name}\n".encode()
+    out[png_name] = buffer.getvalue()
+    return out
+
+
 def save_obj(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = False) -> list[Path]:
     """Wavefront OBJ (+Y up) plus, for textured meshes, ``<stem>.mtl`` and its PNG texture beside it.
+
+    A material with a normal texture (:mod:`lift3d.export.normal_map`) also writes ``<stem>_normal.png``
+    (:func:`add_obj_normal_map`).
 
     Returns:
         Every written path, the OBJ first.
@@ -141,6 +167,9 @@ def save_obj(mesh: trimesh.Trimesh, path: str | os.PathLike, overwrite: bool = F
     text, extra = trimesh.exchange.obj.export_obj(
         y_up, include_normals=True, include_color=not textured, include_texture=textured,
         return_texture=True, mtl_name=f"{path.stem}.mtl")
+    normal = getattr(mesh.visual.material, "normalTexture", None) if textured else None
+    if normal is not None:
+        extra = add_obj_normal_map(extra, f"{path.stem}.mtl", f"{path.stem}_normal.png", normal)
     targets = [path] + [path.parent / name for name in extra]
     for target in targets:
         check_writable(target, overwrite)
@@ -208,6 +237,6 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
     return loaded if suffix == ".ply" else from_y_up(loaded)
 
 
-__all__ = ["MATTE", "Y_UP", "Z_UP", "Z_UP_TO_Y_UP", "from_y_up", "glb_material", "load_mesh",
+__all__ = ["MATTE", "Y_UP", "Z_UP", "Z_UP_TO_Y_UP", "add_obj_normal_map", "from_y_up", "glb_material", "load_mesh",
            "matte_default_material", "obj_material", "plain_vertex_colours", "save_glb", "save_mesh", "save_obj",
            "save_ply", "stored_normals", "to_y_up", "with_unit_normals"]

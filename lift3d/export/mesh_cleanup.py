@@ -171,3 +171,15 @@ def decimate(mesh: trimesh.Trimesh, target_faces: int, method: str = "auto") -> 
     if method == "cluster":
         return cluster_decimation(mesh, target_faces)
     raise ValueError(f"method must be 'auto', 'quadric' or 'cluster', got {method!r}")
+
+
+def stored_normals(mesh: trimesh.Trimesh, rotation: np.ndarray | None = None) -> np.ndarray | None:
+    """The vertex normals ``mesh`` holds, rotated by ``rotation``; None when it holds none (nothing is computed).
+
+    The UV bake stores the normals of the mesh before its seams were split; trimesh keeps them in its cache
+    while the vertices are unchanged (its exporters read the same cache), but a copy drops them.
+    """
+    normals = mesh._cache["vertex_normals"]
+    if normals is None or np.shape(normals) != np.shape(mesh.vertices):
+        return None
+    return np.asarray(normals) if rotation is None else np.asarray(normals) @ np.asarray(rotation).T

@@ -20,23 +20,26 @@ from lift3d.export.splats import SH_C0, SplatData
 from lift3d.export.uv_bake import AlbedoFn
 
 
-def _finish(mesh: trimesh.Trimesh, albedo: AlbedoFn, target_faces: int, texture_size: int) -> trimesh.Trimesh:
-    return bake_asset(clean_mesh(mesh), albedo, target_faces, texture_size)
+def _finish(mesh: trimesh.Trimesh, albedo: AlbedoFn, target_faces: int, texture_size: int,
+            normal_map: bool = True) -> trimesh.Trimesh:
+    return bake_asset(clean_mesh(mesh), albedo, target_faces, texture_size, normal_map)
 
 
 def field_to_mesh(field: FieldFn, albedo: AlbedoFn, aabb: Tensor | tuple, resolution: int = 128,
                   kind: Literal["density", "sdf"] = "density", level: float | None = None,
-                  target_faces: int = 20000, texture_size: int = 1024) -> trimesh.Trimesh:
-    """Marching cubes -> cleanup -> decimation -> xatlas + baked texture (or vertex colours if size 0)."""
-    return _finish(extract_mesh(field, aabb, resolution, kind, level), albedo, target_faces, texture_size)
+                  target_faces: int = 20000, texture_size: int = 1024, normal_map: bool = True) -> trimesh.Trimesh:
+    """Marching cubes -> cleanup -> decimation -> xatlas + baked texture (or vertex colours if size 0), plus a
+    normal map of the undecimated surface (``normal_map``)."""
+    return _finish(extract_mesh(field, aabb, resolution, kind, level), albedo, target_faces, texture_size,
+                   normal_map)
 
 
 def splats_to_textured_mesh(splats: SplatData, resolution: int = 128, target_faces: int = 20000,
-                            texture_size: int = 1024) -> trimesh.Trimesh:
+                            texture_size: int = 1024, normal_map: bool = True) -> trimesh.Trimesh:
     """Splat -> mesh: silhouette-matched Gaussian isosurface, colours from the nearest splats' DC colour."""
     scales = splats.log_scales.float().exp()
     cov = covariances_from_quats_scales(splats.quats.float(), scales)
     opacity = torch.sigmoid(splats.opacity_logits.float())
     mesh = mesh_from_gaussians(splats.means.float(), cov, opacity, resolution)
     albedo = albedo_from_gaussians(splats.means, (SH_C0 * splats.sh[:, 0] + 0.5).clamp(0, 1), opacity)
-    return _finish(mesh, albedo, target_faces, texture_size)
+    return _finish(mesh, albedo, target_faces, texture_size, normal_map)

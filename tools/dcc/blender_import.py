@@ -5,7 +5,8 @@ Usage (PATH must not lead to a venv's python3.11, see docs/export.md):
 
 Prints ``DCC_RESULT {json}`` per file, in order, with the file, vertex/face counts (summed over imported
 meshes), the world-space bounding box, whether UVs and an image texture arrived, whether an image texture
-feeds a material's base colour (``Principled BSDF`` input ``Base Color``, through any nodes between), vertex
+feeds a material's base colour (``Principled BSDF`` input ``Base Color``, through any nodes between), whether a
+tangent-space ``Normal Map`` node fed by an image texture feeds its ``Normal`` input (``normal_map``), vertex
 colours, the material count and the first Principled BSDF's metallic / roughness / specular; a file that fails prints ``DCC_RESULT`` with ``error``. Exits 1 if any
 file failed. One Blender start for many files: starting Blender costs seconds, importing a small file less.
 """
@@ -53,6 +54,35 @@ def image_feeds_base_color(material) -> bool:
     return False
 
 
+def upstream(socket) -> list:
+    """Every node upstream of ``socket`` (through any nodes between)."""
+    todo, seen, out = [link.from_node for link in socket.links], set(), []
+    while todo:
+        up = todo.pop()
+        if up.name in seen:
+            continue
+        seen.add(up.name)
+        out.append(up)
+        todo.extend(link.from_node for s in up.inputs for link in s.links)
+    return out
+
+
+def normal_map_feeds_normal(material) -> bool:
+    """Whether a ``Normal Map`` node (tangent space) fed by a loaded image texture is upstream of a Principled
+    BSDF's ``Normal`` input."""
+    if material is None or not material.use_nodes:
+        return False
+    for node in material.node_tree.nodes:
+        if node.type != "BSDF_PRINCIPLED" or not node.inputs["Normal"].is_linked:
+            continue
+        for up in upstream(node.inputs["Normal"]):
+            if up.type == "NORMAL_MAP" and up.space == "TANGENT" and any(
+                    n.type == "TEX_IMAGE" and n.image is not None and n.image.size[0] > 0
+                    for n in upstream(up.inputs["Color"])):
+                return True
+    return False
+
+
 def principled_inputs(materials) -> dict:
     """Metallic, roughness and specular of the first material's Principled BSDF (unlinked values)."""
     for material in materials:
@@ -73,7 +103,7 @@ def describe(path: str) -> dict:
         return {"file": path, "error": "no mesh imported"}
     lo, hi = numpy.full(3, numpy.inf), numpy.full(3, -numpy.inf)
     verts = faces = 0
-    has_uv = has_image = base_color_image = has_colors = False
+    has_uv = has_image = base_color_image = has_colors = normal_map = False
     materials = set()
     for obj in meshes:
         mesh = obj.data
@@ -95,10 +125,11 @@ def describe(path: str) -> dict:
                 has_image |= any(n.type == "TEX_IMAGE" and n.image is not None and n.image.size[0] > 0
                                  for n in mat.node_tree.nodes)
             base_color_image |= image_feeds_base_color(mat)
+            normal_map |= normal_map_feeds_normal(mat)
     principled = principled_inputs([m for obj in meshes for m in obj.data.materials])
     return {"file": path, "objects": len(meshes), "vertices": verts, "triangles": faces, "bbox_min": lo.tolist(),
             "bbox_max": hi.tolist(), "has_uv": has_uv, "has_image": has_image,
-            "base_color_image": base_color_image, "has_colors": has_colors, "materials": len(materials),
+            "base_color_image": base_color_image, "normal_map": normal_map, "has_colors": has_colors, "materials": len(materials),
             "principled": principled}
 
 
