@@ -5,8 +5,13 @@ random subset of pixels and extrapolated linearly to the full image (its cost is
 the number of pixels; the full run would take minutes and gigabytes). Also reports our full
 differentiable render (visibility + interpolation + antialiasing) forward and backward.
 
+No third-party CPU rasterizer is compared yet (see ``PEER_NOTE`` and docs/mesh.md: pytorch3d and nvdiffrast
+have no installable distribution here, pyrender needs an OpenGL context; moderngl with Mesa's llvmpipe over
+EGL does create a CPU OpenGL context but is not wired in), so the brute force stays the baseline and the
+line before the peak-RSS line says why ``peer=none``.
+
 Usage: ``python benchmarks/mesh_raster.py [--repeats 3] [--subset 2048] [--threads 1]``. Last line:
-``mesh_raster: ours=<s> baseline=<s> ratio=<x>`` for 50k faces at 512x512.
+``mesh_raster: ours=<s> baseline=<s> ratio=<x> peer=none`` for 50k faces at 512x512.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from _child import peak_rss_line
 from lift3d.cameras import Cameras
 from lift3d.renderers._mesh_raster import rasterize, rasterize_brute_force
 from lift3d.renderers.mesh import render_mesh
+
+PEER_NOTE = (
+    "peer=none: pytorch3d and nvdiffrast: no installable distribution (pip: no matching distribution); "
+    "pyrender: needs an OpenGL context (none headless without EGL/OSMesa); moderngl + glcontext with Mesa "
+    "llvmpipe over EGL (apt libegl1 libgl1-mesa-dri) creates a CPU context but is not integrated yet"
+)
 
 
 def _sphere(target_faces: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,9 +89,10 @@ def main() -> None:
             print(f"{faces.shape[0]:>7} {size:>4}x{size:<4} {ours:>9.4f} {brute:>10.2f} {brute / ours:>7.0f}x "
                   f"{fwd:>10.3f} {bwd:>7.3f}")
             last = (ours, brute)
+    print(PEER_NOTE)
     print(peak_rss_line(), flush=True)
     ours, brute = last
-    print(f"mesh_raster: ours={ours:.4f} baseline={brute:.2f} ratio={brute / ours:.0f}")
+    print(f"mesh_raster: ours={ours:.4f} baseline={brute:.2f} ratio={brute / ours:.0f} peer=none")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,14 @@ A procedural object is baked into a density grid; the same renderer settings dra
 with skipping off (baseline) and on (ours). The script checks the images agree (max pixel difference)
 and reports rays/s and field samples/s for each; forward only and forward + backward.
 
+Peer: ``benchmarks/peer_nerfacc.py``, nerfacc's CPU-capable volume-rendering functions
+(``render_weight_from_density`` batched, ``accumulate_along_rays`` over the flat list of in-box samples; its
+packed ops and occupancy marcher need CUDA) on exactly the baseline's samples: same scene, same rays, and
+its image is checked against the baseline's.
+
 Usage: ``python benchmarks/volume.py [--size 64] [--views 4] [--samples 128] [--repeats 3]``.
-Last line: ``volume: ours=<rays/s with skipping> baseline=<rays/s without> ratio=<ours/baseline>``.
+Before the last line: ``volume-baseline: ratio=<ours/baseline>``. Last line:
+``volume: ours=<rays/s with skipping> baseline=<rays/s without> peer=<rays/s nerfacc> ratio=<ours/peer>``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import time
 
 import torch
 from _child import peak_rss_line
+from peer_nerfacc import render_peer
 
 from lift3d.cameras import Cameras
 from lift3d.data import procedural_object
@@ -96,9 +103,31 @@ def main() -> None:
         t_f, t_fb = timed(fwd, args.repeats), timed(fwd_bwd, args.repeats)
         speed[name] = rays / t_f
         print(f"| {name} | {n} | {diff:.2e} | {rays / t_f:,.0f} | {n / t_f:,.0f} | {rays / t_fb:,.0f} |")
+    if dev.type == "cpu":
+        with torch.no_grad():
+            peer_rgb = render_peer(grid, cams, args.samples)[0]
+        diff = float((peer_rgb - ref).abs().max())
+
+        def peer_fwd():
+            with torch.no_grad():
+                render_peer(grid, cams, args.samples)
+
+        def peer_fwd_bwd():
+            render_peer(grid, cams, args.samples)[0].sum().backward()
+
+        t_f, t_fb = timed(peer_fwd, args.repeats), timed(peer_fwd_bwd, args.repeats)
+        speed["peer"] = rays / t_f
+        print(f"| peer: nerfacc volrend (CPU), baseline's samples | - | {diff:.2e} | {rays / t_f:,.0f} | - | "
+              f"{rays / t_fb:,.0f} |")
     print(peak_rss_line(), flush=True)
     ours, base = speed["ours (occupancy skipping)"], speed["baseline (no skipping)"]
-    print(f"volume: ours={ours:.0f} baseline={base:.0f} ratio={ours / base:.2f}")
+    peer = speed.get("peer")
+    print(f"volume-baseline: ratio={ours / base:.2f}")
+    if peer is None:
+        print("peer=none: nerfacc's CPU functions are timed on CPU runs only")
+        print(f"volume: ours={ours:.0f} baseline={base:.0f} peer=none ratio=nan")
+    else:
+        print(f"volume: ours={ours:.0f} baseline={base:.0f} peer={peer:.0f} ratio={ours / peer:.2f}")
 
 
 if __name__ == "__main__":
