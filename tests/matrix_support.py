@@ -11,7 +11,9 @@ combinations that are rejected up front, with the one line that says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -121,10 +123,10 @@ def assert_same_checkpoint(a: Path, b: Path) -> None:
     assert ja["state"] == jb["state"], f"{a.name}: the JSON part differs"
 
 
-def check_exact(cfg: GenerateConfig, folder: Path, monkeypatch: pytest.MonkeyPatch, kill_after: int) -> Path:
-    """Uninterrupted run vs a run killed after the checkpoint of global step ``kill_after`` and resumed; both
-    compared at every checkpoint they keep. Returns the uninterrupted run's folder."""
-    (a,) = generate(replace(cfg, output=folder / "a"))
+@contextlib.contextmanager
+def killed_after(monkeypatch: pytest.MonkeyPatch, kill_after: int) -> Iterator[None]:
+    """The block must end in a run killed right after writing the checkpoint of step ``kill_after`` (a
+    ``KeyboardInterrupt`` from the checkpoint writer, as Ctrl-C there would)."""
     save = RunDir.save
 
     def save_then_die(self: RunDir, step: int, state: dict, keep_last: int = 2) -> Path:
@@ -136,7 +138,15 @@ def check_exact(cfg: GenerateConfig, folder: Path, monkeypatch: pytest.MonkeyPat
     with monkeypatch.context() as m:
         m.setattr(RunDir, "save", save_then_die)
         with pytest.raises(_Killed):
-            generate(replace(cfg, output=folder / "b"))
+            yield
+
+
+def check_exact(cfg: GenerateConfig, folder: Path, monkeypatch: pytest.MonkeyPatch, kill_after: int) -> Path:
+    """Uninterrupted run vs a run killed after the checkpoint of global step ``kill_after`` and resumed; both
+    compared at every checkpoint they keep. Returns the uninterrupted run's folder."""
+    (a,) = generate(replace(cfg, output=folder / "a"))
+    with killed_after(monkeypatch, kill_after):
+        generate(replace(cfg, output=folder / "b"))
     before_kill = _checkpoints(folder / "b")
     (b,) = generate(replace(cfg, output=folder / "b", resume=True))
     ca, cb = _checkpoints(a), _checkpoints(b)

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from matrix_support import _checkpoints, _Killed, assert_same_checkpoint
+from matrix_support import _checkpoints, assert_same_checkpoint, killed_after
 from safetensors.torch import load_file
 
 from lift3d.export.formats import save_glb
 from lift3d.pipelines import edit
 from lift3d.pipelines.terms.identity import IdentityConfig, IdentityTerm
 from lift3d.rigs.gaussians import GaussianRig, GaussianScene
-from lift3d.runs import RunDir
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.scenes.gaussians_ply import save_ply
 from lift3d.types import LiftError
@@ -38,18 +37,8 @@ def check_resume(run: Callable[[list[str]], None], argv: Callable[[Path], list[s
     every checkpoint both keep, and the metrics, are the same bit for bit. Returns the uninterrupted run."""
     a, b = folder / "a", folder / "b"
     run(argv(a))
-    save = RunDir.save
-
-    def save_then_die(self: RunDir, step: int, state: dict, keep_last: int = 2) -> Path:
-        path = save(self, step, state, keep_last)
-        if step == kill_after:
-            raise _Killed
-        return path
-
-    with monkeypatch.context() as m:
-        m.setattr(RunDir, "save", save_then_die)
-        with pytest.raises(_Killed):
-            run(argv(b))
+    with killed_after(monkeypatch, kill_after):
+        run(argv(b))
     run([*argv(b), "--resume"])
     ca, cb = _checkpoints(a), _checkpoints(b)
     assert max(ca) == max(cb) == f"step_{STEPS:08d}"
