@@ -69,7 +69,9 @@ EXPORTS = [
     Export("from-obj.glb", "generate-dreamfusion/mesh.obj", "glb"),
     Export("from-ply.glb", "generate-dreamfusion/mesh.ply", "glb", textured=False),
 ]
-RUNS = [f"generate-{p}" for p in PRESET_RUNS] + [f"reconstruct-{m}" for m in MODES]
+EDIT_RUNS = ["edit-appearance", "edit-geometry+appearance", "texture"]
+"""``lift3d edit`` of a ground-truth cube mesh in both modes and ``lift3d texture`` of it (:func:`edit_runs`)."""
+RUNS = [f"generate-{p}" for p in PRESET_RUNS] + [f"reconstruct-{m}" for m in MODES] + EDIT_RUNS
 OUTPUTS = ([f"{run}/{f}" for run in RUNS for f in MESH_FILES] + [f"reconstruct-{m}/splats.ply" for m in MODES]
            + [f"exports/{e.name}" for e in EXPORTS])
 SPLATS = [n for n in OUTPUTS if n.endswith((".splat", "splats.ply", "_splat.ply"))]
@@ -130,12 +132,34 @@ def reconstruct_runs(tiny_bundled_prior: Path, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture(scope="module")
-def outputs(generate_runs: dict[str, Path], reconstruct_runs: dict[str, Path],
+def edit_runs(tiny_bundled_prior: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """:data:`EDIT_RUNS` -> run folder: the ground-truth red cube (a vertex-coloured PLY) edited to blue in each
+    mode and textured, 2 steps at 16 px with the tiny prior."""
+    from lift3d.pipelines.edit import EditConfig, EditStage, edit
+    from lift3d.pipelines.evaluate import ground_truth
+    from lift3d.pipelines.texture import TextureConfig, TextureStage, texture
+
+    root = tmp_path_factory.mktemp("edit")
+    cube = root / "cube.ply"
+    ground_truth("cube", "red").mesh(48).export(cube)
+    prior = BundledPriorSpec(tiny_bundled_prior)
+    runs = {f"edit-{mode}": edit(EditConfig(
+        source=cube, prompt="a blue cube", source_prompt="a red cube", mode=mode, prior=prior, asset=ASSET,
+        stage=EditStage(steps=2, resolution=16, views_per_step=1), output=root / mode.replace("+", "_"), quiet=True,
+        turntable_frames=0)) for mode in ("appearance", "geometry+appearance")}
+    runs["texture"] = texture(TextureConfig(mesh=cube, prompt="a blue cube", texture_size=64, prior=prior,
+                                            stage=TextureStage(steps=2, resolution=16, views_per_step=1),
+                                            output=root / "texture", quiet=True, turntable_frames=0))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def outputs(generate_runs: dict[str, Path], reconstruct_runs: dict[str, Path], edit_runs: dict[str, Path],
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Name in :data:`OUTPUTS` -> file: the runs' exports and every ``lift3d export`` of :data:`EXPORTS`."""
     from lift3d.cli import main
 
-    runs = {**generate_runs, **reconstruct_runs}
+    runs = {**generate_runs, **reconstruct_runs, **edit_runs}
     files = {f"{run}/{f.name}": f for run, folder in runs.items() for f in (folder / "export").iterdir()}
     exports = tmp_path_factory.mktemp("exports")
     for e in EXPORTS:

@@ -200,6 +200,35 @@ def test_batched_cameras_equal_single_renders():
     assert torch.isfinite(together.depth).all()
 
 
+def test_alphas_of_several_scenes_equal_one_render_each():
+    """``alphas`` composites K scenes in one tile pass: the same opacity as K separate renders."""
+    scenes = [random_scene(150, seed=s, degree=0) for s in (7, 8, 9)]
+    cams = orbit(2, 24, 20)
+    renderer = GaussianRenderer()
+    together = renderer.alphas(scenes, cams)
+    assert together.shape == (3, 2, 20, 24, 1)
+    for k, scene in enumerate(scenes):
+        torch.testing.assert_close(together[k], renderer(scene, cams).alpha, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("size", [32, 100])
+def test_tile_size_changes_only_rounding(size):
+    """The automatic torch tile (4 px up to 64 px, else 8) renders, and differentiates, what 16 px tiles do."""
+    scene, cams = random_scene(300, seed=10, degree=1), orbit(2, size, size)
+    weights = {"rgb": torch.randn(2, size, size, 3), "alpha": torch.randn(2, size, size, 1)}
+    images, grads = [], []
+    for tile in (16, None):
+        for p in scene.params.values():
+            p.grad = None
+        out = GaussianRenderer(GaussianRendererConfig(tile_size=tile))(scene, cams)
+        weighted_loss(out, weights).backward()
+        images.append(torch.cat([out.rgb, out.alpha], -1).detach())
+        grads.append({k: p.grad.clone() for k, p in scene.params.items()})
+    torch.testing.assert_close(images[1], images[0], atol=1e-6, rtol=0)
+    for k in grads[0]:
+        torch.testing.assert_close(grads[1][k], grads[0][k], atol=1e-4, rtol=1e-4)
+
+
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 

@@ -75,6 +75,9 @@ class EditConfig:
     """``appearance``: geometry frozen bit for bit; ``geometry+appearance``: both move."""
     stage: EditStage = EditStage()
     identity: IdentityConfig = IdentityConfig()
+    min_faces: int = 2000
+    """Geometry edits of a mesh with fewer faces: midpoint-subdivided (surface and colours unchanged) until it has
+    at least this many, so there are vertices to move (a 12-triangle cube has 8). 0: never."""
     axes: Axes = "auto"
     """Axes of a splat file: auto is z_up (lift3d's world) for .ply, y_down (3DGS tools) for the other formats."""
     prior: PriorSpec = BundledPriorSpec()
@@ -105,8 +108,9 @@ class Source:
     build: Callable[[Any, torch.device, Any], Any] = field(repr=False)
 
 
-def resolve_source(path: Path, axes: Axes = "auto") -> Source:
-    """The asset at ``path``, loaded (one line and nothing written when it is not one)."""
+def resolve_source(path: Path, axes: Axes = "auto", min_faces: int = 0) -> Source:
+    """The asset at ``path``, loaded (one line and nothing written when it is not one); a mesh file with fewer
+    than ``min_faces`` faces is midpoint-subdivided (:func:`lift3d.export.mesh_subdivide.subdivide_to_faces`)."""
     from lift3d.export.splat_files import is_splat_file
 
     path = Path(path)
@@ -115,11 +119,11 @@ def resolve_source(path: Path, axes: Axes = "auto") -> Source:
     if not path.exists():
         raise LiftError(f"{path} does not exist; pass a generate/reconstruct run folder, a splat file or a mesh")
     if path.is_dir():
-        return _run_source(path)
+        return _run_source(path, min_faces)
     if is_splat_file(path):
         return _splat_source(path, axes, None)
     if path.suffix.lower() in MESH_SUFFIXES:
-        return _mesh_source(path, None)
+        return _mesh_source(path, None, min_faces)
     raise LiftError(f"{path} is not an asset lift3d edits: pass a generate/reconstruct run folder, a splat file "
                     "(.ply/.splat/.spz/.sog) or a mesh (.glb/.gltf/.obj/.ply)")
 
@@ -133,7 +137,7 @@ def _saved_prompt(run: Path) -> tuple[str | None, str | None]:
         return None, None
 
 
-def _run_source(run: Path) -> Source:
+def _run_source(run: Path, min_faces: int = 0) -> Source:
     """A generate run: its newest checkpoint's rig; any other run folder: its export's splats, else its mesh."""
     from lift3d.pipelines.load import load_generate_run
 
@@ -148,7 +152,7 @@ def _run_source(run: Path) -> Source:
     if (run / "export" / "splats.ply").is_file():
         return _splat_source(run / "export" / "splats.ply", "z_up", prompt)
     if (run / "export" / "mesh.glb").is_file():
-        return _mesh_source(run / "export" / "mesh.glb", prompt)
+        return _mesh_source(run / "export" / "mesh.glb", prompt, min_faces)
     raise LiftError(f"{run} is not an asset: no generate config.json with a checkpoint and no export/splats.ply or "
                     "export/mesh.glb; pass a run folder, a splat file or a mesh")
 
@@ -176,11 +180,13 @@ def _copy_gaussians(g: Any) -> Any:
     return Gaussians(p["means"], p["quats"], p["scales"], p["opacities"], p["sh0"], p["shN"], isotropic=g.isotropic)
 
 
-def _mesh_source(path: Path, prompt: str | None) -> Source:
+def _mesh_source(path: Path, prompt: str | None, min_faces: int = 0) -> Source:
     from lift3d.export.formats import load_mesh
+    from lift3d.export.mesh_subdivide import subdivide_to_faces
     from lift3d.rigs.mesh import MeshScene
 
     mesh = load_mesh(path)  # one line when unreadable or without faces
+    mesh = subdivide_to_faces(mesh, min_faces, max(4 * min_faces, len(mesh.faces)))
 
     def build(spec: Any, device: torch.device, light: Any) -> Any:
         return spec.build_from(mesh, device, light)
@@ -301,7 +307,9 @@ def edit(cfg: EditConfig) -> Path:
 
     if not cfg.prompt.strip():
         raise LiftError('the target prompt is empty; usage: lift3d edit SOURCE "a blue cube"')
-    source = resolve_source(cfg.source, cfg.axes)
+    if cfg.min_faces < 0:
+        raise LiftError(f"--min-faces must be >= 0 (0: never subdivide), got {cfg.min_faces}")
+    source = resolve_source(cfg.source, cfg.axes, cfg.min_faces if cfg.mode == "geometry+appearance" else 0)
     gen = generate_config(cfg, source)
     device = resolve_device(cfg.device)
     name = "".join(c if c.isalnum() else "_" for c in source.path.stem.lower())[:60] or "source"

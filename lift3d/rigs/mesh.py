@@ -12,9 +12,11 @@ from pathlib import Path
 import torch
 
 from lift3d.cameras import Cameras
+from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.renderers.mesh import MeshRenderer, MeshRendererConfig
 from lift3d.rigs.base import FixedLight, OptimizerRig, write_asset_or_warn
+from lift3d.scenes.large_steps import DifferentialSolve, LargeSteps
 from lift3d.scenes.mesh import Mesh
 from lift3d.scenes.mesh_regularizers import laplacian_smoothing_loss, normal_consistency_loss
 from lift3d.types import LiftError, RenderOutput
@@ -38,6 +40,9 @@ class MeshScene:
     laplacian: float = 50.0
     """Weight of the Laplacian smoothing term (per view, in pixel units like the guidance)."""
     normal_consistency: float = 20.0
+    large_steps: choice(LargeSteps, type(None)) = None  # type: ignore[valid-type]
+    """``large-steps:large-steps``: vertex offsets in Nicolet et al.'s smooth parameterization
+    (:mod:`lift3d.scenes.large_steps`); None: plain per-vertex offsets."""
     renderer: MeshRendererConfig | None = None
     """Rasterizer settings; None: Lambert shading under the prior's training light (the bundled prior's procedural
     world), or :class:`~lift3d.rigs.base.FixedLight`'s default for priors without one."""
@@ -83,6 +88,8 @@ class MeshRig(OptimizerRig):
 
     def __init__(self, spec: MeshScene, scene: Mesh, light: FixedLight | None = None) -> None:
         self.spec, self.scene = spec, scene
+        if spec.large_steps is not None and spec.large_steps.strength > 0:
+            scene.displace = DifferentialSolve(scene.faces, len(scene.base_vertices), spec.large_steps.strength)
         self.renderer = MeshRenderer(spec.renderer or lit_config(light or FixedLight()))
         self.optimizer = torch.optim.Adam(scene.param_groups(spec.lr_vertices, spec.lr_color))
 
@@ -92,7 +99,8 @@ class MeshRig(OptimizerRig):
 
     @torch.no_grad()
     def rescale(self, centre: torch.Tensor, factor: float) -> None:
-        """Map world point ``p`` to ``(p - centre) * factor`` (base vertices and their optimized offsets)."""
+        """Map world point ``p`` to ``(p - centre) * factor`` (base vertices and their optimized offsets; the
+        large-steps map is linear and depends only on the faces, so scaling its input scales its output)."""
         self.scene.base_vertices.sub_(centre.to(self.scene.base_vertices)).mul_(factor)
         self.scene.offsets.mul_(factor)
 

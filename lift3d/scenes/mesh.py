@@ -12,6 +12,7 @@ The texture is stored channels-last ``[Ht, Wt, 3]`` with row 0 at the top of the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -114,6 +115,9 @@ class Mesh(nn.Module):
         self.register_buffer("faces", faces.clone())
         self.register_buffer("neighbors", face_neighbors(faces))
         self.offsets = nn.Parameter(torch.zeros_like(vertices), requires_grad=optimize_vertices)
+        self.displace: Callable[[torch.Tensor], torch.Tensor] | None = None
+        """Map from ``offsets`` to the displacement (None: the offsets are the displacement); e.g.
+        :class:`lift3d.scenes.large_steps.DifferentialSolve`."""
         if (uv is None) != (texture is None):
             raise ValueError("texture mode needs both uv [V, 2] and texture [Ht, Wt, 3]")
         if colors is not None and texture is not None:
@@ -141,8 +145,8 @@ class Mesh(nn.Module):
 
     @property
     def vertices(self) -> torch.Tensor:
-        """``[V, 3]`` current positions: initial positions plus learned offsets."""
-        return self.base_vertices + self.offsets
+        """``[V, 3]`` current positions: initial positions plus the learned displacement."""
+        return self.base_vertices + (self.offsets if self.displace is None else self.displace(self.offsets))
 
     def vertex_colors(self) -> torch.Tensor:
         """``[V, 3]`` vertex colours clamped to [0, 1] (vertex colour mode only)."""

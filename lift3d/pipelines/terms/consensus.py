@@ -45,8 +45,7 @@ def majority_silhouettes(scenes: list[Gaussians], cameras: Cameras, renderer: An
     from lift3d.renderers.gaussians import GaussianRenderer
 
     renderer = renderer or GaussianRenderer()
-    white = torch.ones(3, device=scenes[0].means.device)
-    return majority(torch.stack([renderer(s, cameras, white).alpha for s in scenes]))
+    return majority(renderer.alphas(scenes, cameras))
 
 
 @dataclass
