@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from browser import assert_object_centred, mean_abs_diff
-from viewer_fixtures import make_run, two_blobs
+from viewer_fixtures import make_field_run, make_run, sphere_shell, two_blobs
 
 from lift3d.cli import main as cli_main
 from lift3d.export.asset import AssetOptions
@@ -335,6 +335,228 @@ def test_generate_with_viewer_serves_the_live_scene(tiny_bundled_prior, tmp_path
     assert seen["server"].stopped.is_set(), "the live viewer must stop with the run"
     page = (run / "index.html").read_text()
     assert "a red cube" in page and '"splats": {"count"' in page
+
+
+def _sphere_source(kind: str, tmp_path: Path):
+    """A sphere of radius 0.5 at the origin as each kind of source: splats, a density field run, a mesh."""
+    import trimesh
+
+    from lift3d.export.formats import save_glb
+    from lift3d.scenes.gaussians_ply import save_ply
+
+    if kind == "gaussians":
+        return open_source(save_ply(sphere_shell(), tmp_path / "sphere.ply"))
+    if kind == "field":
+        return open_source(make_field_run(tmp_path / "field"))
+    return open_source(save_glb(trimesh.creation.icosphere(3, radius=0.5), tmp_path / "sphere.glb"))
+
+
+def _renderer_alpha(source, orbit: Orbit) -> torch.Tensor:
+    """``[H, W]``: the alpha lift3d's renderer itself returns for ``source``'s first version from ``orbit``."""
+    with torch.no_grad():
+        if hasattr(source, "scenes"):
+            scene = source.scenes[0]
+            return scene.render(orbit.cameras(scene.target)).alpha[0, ..., 0]
+        rig, stage = source._rig(0)
+        return rig.render(orbit.cameras(source.target), stage.background, None).alpha[0, ..., 0]
+
+
+@pytest.mark.parametrize("kind", ["gaussians", "field", "mesh"])
+def test_render_modes_of_a_sphere(tmp_path, kind):
+    source = _sphere_source(kind, tmp_path)
+    orbit = Orbit(size=64, distance=2.75)
+    images = {mode: source.render(0, orbit, mode).numpy() for mode in ("rgb", "alpha", "depth", "normals")}
+    assert all(image.shape == (64, 64, 3) for image in images.values())
+    torch.testing.assert_close(torch.from_numpy(images["alpha"][..., 0]), _renderer_alpha(source, orbit).float())
+    alpha = images["alpha"][..., 0]
+    c = 32
+    rim = c + int(np.nonzero(alpha[c, c:] > 0.9)[0].max())  # the last opaque pixel right of the centre
+    assert rim - c > 8, f"the sphere is too small in the frame ({rim - c} px)"
+    # depth: white at the nearest pixel, darker with distance: the centre (nearest) is brighter than the rim
+    depth = images["depth"][c, c:rim + 1, 0]
+    assert depth[0] > 0.95 and depth[0] > depth[-1] + 0.2, depth
+    assert np.all(np.diff(depth) < 0.02), f"depth is not monotone from the centre to the rim: {depth}"
+    assert images["depth"][0, 0].max() == 0.0, "empty pixels are black"
+    # normals in camera space (OpenGL axes), n * 0.5 + 0.5: the centre faces the camera (+z), the right side
+    # points right (+x), the top side up (+y)
+    normals = images["normals"]
+    np.testing.assert_allclose(normals[c, c], [0.5, 0.5, 1.0], atol=0.08)
+    assert normals[c, c + (rim - c) * 3 // 4, 0] > 0.75 and normals[c - (rim - c) * 3 // 4, c, 1] > 0.75
+    if kind != "field":
+        assert images["rgb"][0, 0].min() == 1.0, "rgb is composited over white"
+
+
+def test_frame_endpoint_modes(served):
+    orbit = Orbit(size=48, distance=3.0)
+    code, body = _get(served.url + "api/frame?mode=alpha&size=48&d=3.0")
+    assert code == 200
+    expected = _renderer_alpha(served.source, orbit).numpy()
+    assert np.abs(_png(body)[..., 0] / 255.0 - expected).max() <= 0.5 / 255 + 1e-6
+    for mode in ("rgb", "depth", "normals"):
+        code, body = _get(served.url + f"api/frame?mode={mode}&size=32")
+        assert code == 200 and _png(body).shape == (32, 32, 3), mode
+    code, body = _get(served.url + "api/frame?mode=heat&size=32")
+    error = json.loads(body)["error"]
+    assert code == 400 and "unknown render mode 'heat'" in error and "rgb, alpha, depth, normals" in error
+    assert "\n" not in error
+    state = json.loads(_get(served.url + "api/state")[1])
+    assert state["modes"] == ["rgb", "alpha", "depth", "normals"] and state["compare"] is None and state["run"]
+
+
+def test_metrics_endpoint_returns_the_logged_curves(served):
+    from lift3d.runs import RunDir
+
+    run = RunDir(served.source.run_dir)
+    logged = [(1, 2.5, 0.1), (2, 2.0, 0.2), (3, 1.25, float("nan"))]
+    for step, loss, sparsity in logged:
+        run.log_metrics(step, loss=loss, sparsity=sparsity)
+    with open(run.path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 4, "loss": 1.')  # the line a training run is writing
+    code, body = _get(served.url + "api/metrics")
+    assert code == 200
+    metrics = json.loads(body)["metrics"]
+    assert metrics == {"loss": [[1, 2.5], [2, 2.0], [3, 1.25]], "sparsity": [[1, 0.1], [2, 0.2]]}
+
+
+def test_metrics_of_a_long_run_are_thinned_keeping_the_last_point(tmp_path):
+    from lift3d.viewer.run_data import read_metrics
+
+    (tmp_path / "metrics.jsonl").write_text("".join(f'{{"step": {i}, "loss": {i / 10}}}\n' for i in range(5001)))
+    curve = read_metrics(tmp_path, max_points=1000)["loss"]
+    assert len(curve) <= 1000 and curve[0] == (0, 0.0) and curve[-1] == (5000, 500.0)
+    assert read_metrics(tmp_path / "missing") == {}
+
+
+def test_validation_grids_of_any_run(served, tmp_path):
+    from PIL import Image
+
+    media = served.source.run_dir / "media"
+    for name in ("val_000020.png", "val_000005.png", "turntable.png", "val_x.png"):
+        Image.new("RGB", (8, 4), (200, 10, 10)).save(media / name)
+    code, body = _get(served.url + "api/validations")
+    assert code == 200
+    assert json.loads(body)["images"] == [{"name": "val_000005.png", "step": 5}, {"name": "val_000020.png", "step": 20}]
+    code, body = _get(served.url + "api/validation?name=val_000020.png")
+    assert code == 200 and _png(body).shape == (4, 8, 3)
+    assert _get(served.url + "api/validation?name=turntable.png")[0] == 404
+    # a folder that is not a generate run (its exports as versions) shows its grids too
+    from lift3d.scenes.gaussians_ply import save_ply
+
+    folder = tmp_path / "recon"
+    (folder / "media").mkdir(parents=True)
+    save_ply(two_blobs(), folder / "export" / "splats.ply")
+    Image.new("RGB", (8, 4)).save(folder / "media" / "val_000003.png")
+    server = ViewerServer(open_source(folder), port=0).start()
+    try:
+        assert json.loads(_get(server.url + "api/validations")[1])["images"] == [{"name": "val_000003.png", "step": 3}]
+        assert json.loads(_get(server.url + "api/metrics")[1])["metrics"] == {}
+    finally:
+        server.close()
+
+
+def test_side_by_side_renders_the_compare_source(tmp_path):
+    import trimesh
+
+    from lift3d.export.asset import write_asset
+
+    glb = write_asset(trimesh.creation.box(extents=(0.8, 0.5, 0.6)), tmp_path / "mesh")[0]
+    source, compare = open_source(make_run(tmp_path / "run")), open_source(glb)
+    server = ViewerServer(source, port=0, compare=compare).start()
+    try:
+        state = json.loads(_get(server.url + "api/state")[1])
+        assert state["compare"] == {"title": "mesh.glb", "versions": ["mesh.glb"], "run": False}
+        query = "az=40&el=25&d=3.0&size=48"
+        frames = {src: _png(_get(server.url + f"api/frame?src={src}&{query}")[1]) for src in (0, 1)}
+        expected = (compare.render(0, Orbit(azimuth=40, elevation=25, distance=3.0, size=48)).numpy() * 255 + 0.5)
+        assert np.abs(frames[1].astype(np.float32) - expected.astype(np.uint8)).max() <= 1
+        assert mean_abs_diff(frames[0], frames[1]) > 5.0, "src=1 rendered the first source"
+        code, body = _get(server.url + f"api/frame?src=1&mode=depth&{query}")
+        assert code == 200 and _png(body).shape == (48, 48, 3)
+        code, body = _get(server.url + f"api/frame?src=1&v=1&{query}")
+        assert code == 422 and "no version 1" in json.loads(body)["error"]
+        code, body = _get(server.url + f"api/frame?src=2&{query}")
+        assert code == 400 and "src must be 0" in json.loads(body)["error"]
+    finally:
+        server.close()
+    code, body = _get_one(source, "api/frame?src=1&size=32")
+    assert code == 422 and "--compare" in json.loads(body)["error"]
+
+
+def _get_one(source, path: str) -> tuple[int, bytes]:
+    server = ViewerServer(source, port=0).start()
+    try:
+        return _get(server.url + path)
+    finally:
+        server.close()
+
+
+def test_compare_of_a_bad_path_is_one_line_before_the_server_starts(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    (tmp_path / "notes.txt").write_text("hello")
+    for bad, message in ((tmp_path / "missing", "does not exist"), (tmp_path / "notes.txt", "cannot view notes.txt")):
+        assert cli_main(["view", str(run), "--compare", str(bad), "--port", "0"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("lift3d view: error: --compare: ") and message in err[0], err
+
+
+def test_every_readable_format_opens(tmp_path):
+    """Every splat format lift3d writes (it reads them all back), a SOG folder, and meshes as .glb/.gltf/.obj/.ply."""
+    import trimesh
+
+    from lift3d.export.formats import save_glb, save_obj
+    from lift3d.export.formats import save_ply as save_mesh_ply
+    from lift3d.export.splat_files import SPLAT_SUFFIX, save_splats
+    from lift3d.export.splats import SplatData
+    from lift3d.scenes.gaussians_ply import save_ply
+
+    reference_path = save_ply(two_blobs(), tmp_path / "reference.ply")
+    orbit = Orbit(distance=3.0, size=64)
+    reference = (open_source(reference_path).render(0, orbit).numpy() * 255).astype(np.uint8)
+    data = SplatData.from_gaussians(two_blobs())
+    splats = [p for fmt in SPLAT_SUFFIX for p in save_splats(data, tmp_path / f"blobs{SPLAT_SUFFIX[fmt]}", fmt, "z_up")]
+    (tmp_path / "sog").mkdir()
+    save_splats(data, tmp_path / "sog" / "meta.json", "sog", "z_up")
+    splats.append(tmp_path / "sog")  # a SOG folder opens as its meta.json
+    assert {p.name for p in splats} >= {"blobs_splat.ply", "blobs.splat", "blobs.spz", "blobs.sog",
+                                        "blobs.compressed.ply", "blobs_splat.glb", "sog"}
+    for path in splats:
+        source = open_source(path)
+        image = (source.render(0, orbit).numpy() * 255).astype(np.uint8)
+        assert_object_centred(image)
+        assert mean_abs_diff(image, reference) < 3.0, f"{path.name} renders unlike the splats it holds"
+    box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))
+    box.visual.vertex_colors = np.tile(np.array([[200, 40, 40, 255]], np.uint8), (len(box.vertices), 1))
+    gltf = tmp_path / "box.gltf"
+    gltf.write_bytes(trimesh.Scene(box).export(file_type="gltf", embed_buffers=True)["model.gltf"])
+    meshes = [save_glb(box, tmp_path / "box.glb"), save_obj(box, tmp_path / "box.obj")[0],
+              save_mesh_ply(box, tmp_path / "box.ply"), gltf]
+    for path in meshes:
+        image = (open_source(path).render(0, orbit).numpy() * 255).astype(np.uint8)
+        assert_object_centred(image)
+
+
+def test_export_endpoint_writes_the_chosen_formats(served, tmp_path):
+    from lift3d.export.splat_files import load_splats
+
+    state = json.loads(_get(served.url + "api/state")[1])
+    assert {"glb", "spz", "sog", "splat-glb", "video"} <= set(state["formats"])
+    code, _, body = _request(served, "/api/export?v=1&format=spz&format=splat", "POST")
+    written = [Path(p) for p in json.loads(body)["written"]]
+    assert code == 200 and [p.name for p in written] == ["splats.spz", "splats.splat"], body
+    assert all(p.parent == served.source.run_dir / "export-view" / "stage_1___step_20" for p in written)
+    assert len(load_splats(written[0], "y_down")) == len(two_blobs())
+    assert not (written[0].parent / "splats.ply").exists(), "only the chosen formats are written"
+    code, _, body = _request(served, "/api/export?v=0&format=fbx", "POST")
+    assert code == 400 and "unknown export format 'fbx'" in json.loads(body)["error"]
+    # a file converts as 'lift3d export FILE' does, into export-view/ beside it
+    from lift3d.scenes.gaussians_ply import save_ply
+
+    source = open_source(save_ply(two_blobs(), tmp_path / "blobs.ply"))
+    assert "video" not in source.formats() and "glb" in source.formats()
+    (out,) = source.export(0, ["splat-ply-compressed"])
+    assert out == tmp_path / "export-view" / "blobs.compressed.ply" and len(load_splats(out)) == len(two_blobs())
+    with pytest.raises(LiftError, match="choose the formats"):
+        source.export(0)
 
 
 def test_static_page_is_self_contained(tmp_path):

@@ -123,3 +123,74 @@ def test_static_page_from_a_file_url(tmp_path):
         assert blue.mean() > 0.001, "the blue blob of the splats is missing"
         src = driver.execute_script("return document.getElementById('turntable').src;")
         assert src.startswith("data:video/mp4;base64,")
+
+
+def test_modes_side_by_side_curves_grids_and_export_formats(tmp_path):
+    """The page's render-mode menu, the two panes (another version, then --compare's source), the loss curves,
+    the validation grids with their steps, and an export in a chosen format."""
+    import trimesh
+    from PIL import Image
+    from selenium.webdriver.support.select import Select
+
+    from lift3d.export.asset import write_asset
+    from lift3d.runs import RunDir
+
+    run = make_run(tmp_path / "run")
+    for step in (10, 20):
+        RunDir(run).log_metrics(step, loss=3.0 / step, sparsity=0.01 * step)
+        Image.new("RGB", (16, 8), (200, 10 * step, 10)).save(run / "media" / f"val_{step:06d}.png")
+    glb = write_asset(trimesh.creation.box(extents=(0.8, 0.5, 0.6)), tmp_path / "mesh")[0]
+    server = ViewerServer(open_source(run), port=0, compare=open_source(glb)).start()
+    try:
+        with chromium(width=1500) as driver:
+            driver.get(server.url)
+            _settled(driver, 0)
+            canvas = driver.find_element(By.ID, "view")
+            rgb = element_image(canvas)
+
+            n = _frames(driver)
+            Select(driver.find_element(By.ID, "mode")).select_by_value("normals")
+            _settled(driver, n)
+            normals = element_image(canvas)
+            assert normals[8, 8].max() < 10, "normals mode draws empty pixels black"
+            assert mean_abs_diff(rgb, normals) > 20.0
+
+            Select(driver.find_element(By.ID, "mode")).select_by_value("rgb")
+            Select(driver.find_element(By.ID, "compare")).select_by_value("self")
+            wait_for(driver, "Number(document.getElementById('view2').dataset.frames) > 0 "
+                             "&& document.body.dataset.idle === '1'")
+            right = driver.find_element(By.ID, "view2")
+            assert mean_abs_diff(element_image(canvas), element_image(right)) < 1.0, "same version, same camera"
+
+            n2 = int(driver.execute_script("return Number(document.getElementById('view2').dataset.frames);"))
+            Select(driver.find_element(By.ID, "compare")).select_by_value("other")  # the --compare mesh
+            wait_for(driver, f"Number(document.getElementById('view2').dataset.frames) > {n2} "
+                             "&& document.body.dataset.idle === '1'")
+            mesh = element_image(right)
+            assert_object_centred(mesh)
+            assert mean_abs_diff(element_image(canvas), mesh) > 3.0
+            assert "mesh.glb" in driver.find_element(By.ID, "caption2").text
+
+            n, n2 = _frames(driver), int(right.get_attribute("data-frames"))
+            ActionChains(driver).drag_and_drop_by_offset(right, 120, 0).perform()  # one camera for both panes
+            wait_for(driver, f"Number(document.getElementById('view').dataset.frames) > {n} && "
+                             f"Number(document.getElementById('view2').dataset.frames) > {n2} && "
+                             "document.body.dataset.idle === '1'")
+            assert mean_abs_diff(mesh, element_image(right)) > 2.0
+
+            metrics = wait_for(driver, "[...document.querySelectorAll('#curves svg')].map(s => s.dataset.metric "
+                                       "+ ':' + s.querySelectorAll('polyline').length).join(',')")
+            assert metrics == "loss:1,sparsity:1", metrics
+            wait_for(driver, "document.getElementById('vallabel').textContent.includes('step 20')")
+            assert driver.execute_script("return document.getElementById('val').naturalWidth;") == 16
+            driver.find_element(By.ID, "valstep").send_keys(Keys.ARROW_LEFT)
+            wait_for(driver, "document.getElementById('vallabel').textContent.startsWith('step 10')")
+
+            driver.find_element(By.CSS_SELECTOR, "#formats input[value=spz]").click()
+            driver.find_element(By.ID, "export").click()
+            wait_for(driver, "document.getElementById('written').textContent.includes('splats.spz')", timeout=60)
+            written = sorted(p.name for p in (run / "export-view" / "stage_1___step_10").iterdir())
+            assert written == ["splats.spz"], written
+            assert driver.find_element(By.ID, "error").text == ""
+    finally:
+        server.close()

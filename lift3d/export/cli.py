@@ -76,13 +76,16 @@ def _output_path(cfg: ExportConfig) -> Path:
     return out
 
 
+def run_file_name(fmt: ExportFormat, splat_axes: SplatAxes) -> str:
+    """The file name a run's export in ``fmt`` gets (``asset.glb``, ``splats.spz``, ``splats_y_down.ply``...)."""
+    return {"splat-ply": "splats_y_down.ply" if splat_axes == "y_down" else "splats_z_up.ply",
+            "splat-glb": "splats.glb"}.get(fmt, ("splats" if fmt in SPLAT_SUFFIX else "asset") + SUFFIX[fmt])
+
+
 def _run_output(cfg: ExportConfig) -> Path:
     if cfg.output is not None:
         return cfg.output
-    name = {"splat-ply": "splats_y_down.ply" if cfg.splat_axes == "y_down" else "splats_z_up.ply",
-            "splat-glb": "splats.glb"}.get(cfg.format, ("splats" if cfg.format in SPLAT_SUFFIX else "asset")
-                                                   + SUFFIX[cfg.format])
-    return cfg.scene / "export" / name
+    return cfg.scene / "export" / run_file_name(cfg.format, cfg.splat_axes)
 
 
 def _run_kind(run_dir: Path) -> str | None:
@@ -121,15 +124,19 @@ def load_run_rig(run_dir: Path):
 
 def export_run(cfg: ExportConfig) -> list[Path]:
     """Export a run folder's scene (:func:`load_run_rig`) as a mesh, splats or a turntable video."""
-    from lift3d.export.splat_files import save_splats
-    from lift3d.export.splats import SplatData
-
     if cfg.format not in SUFFIX:
         raise LiftError(f"unknown format {cfg.format!r}; choose one of {list(SUFFIX)}.")
     out = _run_output(cfg)
     if out.exists() and not cfg.overwrite:
         raise LiftError(f"{out} already exists; pass --overwrite to replace it.")
-    rig = load_run_rig(cfg.scene)
+    return export_rig(load_run_rig(cfg.scene), cfg, out)
+
+
+def export_rig(rig, cfg: ExportConfig, out: Path) -> list[Path]:
+    """Write ``rig``'s scene (a run's, or any checkpoint's) to ``out`` in ``cfg.format`` with ``cfg``'s options."""
+    from lift3d.export.splat_files import save_splats
+    from lift3d.export.splats import SplatData
+
     if cfg.format == "video":
         from lift3d.pipelines.outputs import write_turntable
 

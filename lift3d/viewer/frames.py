@@ -15,6 +15,7 @@ import time
 import numpy as np
 import torch
 
+from lift3d.viewer.modes import RenderMode
 from lift3d.viewer.orbit import Orbit
 from lift3d.viewer.source_base import Source
 
@@ -30,19 +31,20 @@ def encode_png(image: torch.Tensor) -> bytes:
 
 
 class FrameRenderer:
-    """Renders one frame at a time (a lock keeps concurrent requests from piling up CPU work)."""
+    """Renders one frame at a time (a lock keeps concurrent requests from piling up CPU work; the renderers of
+    the two sources of a side-by-side view share one)."""
 
-    def __init__(self, source: Source, duty: float = 0.03) -> None:
+    def __init__(self, source: Source, duty: float = 0.03, lock: threading.Lock | None = None) -> None:
         self.source, self.duty = source, duty
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
         self._last: tuple[tuple, bytes] | None = None
         self._last_end = 0.0
         self._last_cost = 0.0
         self.rendered = 0
         """How many frames were actually rendered (tests and the benchmark read it)."""
 
-    def png(self, version: int, orbit: Orbit, live: bool = False) -> bytes:
-        key = (version, orbit)
+    def png(self, version: int, orbit: Orbit, live: bool = False, mode: RenderMode = "rgb") -> bytes:
+        key = (version, orbit, mode)
         with self._lock:
             if live and self._last is not None and self._last[0] == key:
                 idle = time.monotonic() - self._last_end
@@ -50,7 +52,7 @@ class FrameRenderer:
                     return self._last[1]
             start = time.monotonic()
             with torch.no_grad():
-                image = self._render_retrying(version, orbit)
+                image = self._render_retrying(version, orbit, mode)
             data = encode_png(image)
             self._last_end = time.monotonic()
             self._last_cost = self._last_end - start
@@ -58,11 +60,11 @@ class FrameRenderer:
             self.rendered += 1
             return data
 
-    def _render_retrying(self, version: int, orbit: Orbit) -> torch.Tensor:
+    def _render_retrying(self, version: int, orbit: Orbit, mode: RenderMode) -> torch.Tensor:
         """A live scene can change size under us (densification); one retry sees the new one."""
         try:
-            return self.source.render(version, orbit)
+            return self.source.render(version, orbit, mode)
         except (RuntimeError, IndexError, ValueError):
             if not self.source.status():
                 raise
-            return self.source.render(version, orbit)
+            return self.source.render(version, orbit, mode)

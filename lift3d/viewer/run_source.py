@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from lift3d.types import LiftError
+from lift3d.cameras import Cameras
+from lift3d.export.cli import ExportFormat
+from lift3d.types import LiftError, RenderOutput
+from lift3d.viewer.modes import RenderMode, mode_image
 from lift3d.viewer.orbit import Orbit
+from lift3d.viewer.query import export_formats
 from lift3d.viewer.source_base import check_version
 
 
@@ -39,6 +45,7 @@ class RunSource:
             self._require_checkpoint()
         self.title = f"{self.cfg.prompt!r} ({path.name})"
         self.target, self.radius = (0.0, 0.0, 0.0), 1.0
+        self.run_dir: Path | None = path
         self._cache: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
@@ -102,15 +109,36 @@ class RunSource:
             return self._cache[path.name]
 
     @torch.no_grad()
-    def render(self, version: int, orbit: Orbit) -> torch.Tensor:
+    def render(self, version: int, orbit: Orbit, mode: RenderMode = "rgb") -> torch.Tensor:
         rig, stage = self._rig(version)
-        return rig.render(orbit.cameras(self.target).to(rig.scene_device), stage.background, None).rgb[0].cpu()
+        cameras = orbit.cameras(self.target).to(rig.scene_device)
+        out = rig.render(cameras, stage.background, None)
+        if mode == "normals" and out.normal is None:
+            out = _with_normals(rig, cameras, stage.background)
+        return mode_image(out, cameras, mode)
 
-    def export(self, version: int) -> list[Path]:
-        label = self.versions()[version] if 0 <= version < len(self.versions()) else str(version)
+    def formats(self) -> list[ExportFormat]:
+        """Every format ``lift3d export`` writes; the splat formats only when a stage optimizes Gaussians."""
+        from lift3d.export.splat_files import SPLAT_SUFFIX
+        from lift3d.pipelines.generate_config import stages
+        from lift3d.rigs.gaussians import GaussianScene
+
+        splats = any(isinstance(stage.scene, GaussianScene) for stage in stages(self.cfg))
+        return [f for f in export_formats() if splats or f not in SPLAT_SUFFIX]
+
+    def export(self, version: int, formats: Sequence[ExportFormat] = ()) -> list[Path]:
+        """``formats`` into ``RUN/export-view/<version>/`` (:mod:`lift3d.viewer.exports`); none: what the run
+        itself writes at its end (``rig.export``)."""
+        from lift3d.viewer.exports import export_rig_formats
+
+        labels = self.versions()
+        label = labels[version] if 0 <= version < len(labels) else str(version)
         rig, _ = self._rig(version)
         slug = "".join(c if c.isalnum() else "_" for c in label).strip("_")
-        return rig.export(self.run.path / "export-view" / slug)
+        directory = self.run.path / "export-view" / slug
+        if not formats:
+            return rig.export(directory)
+        return export_rig_formats(rig, self.run.path, directory, formats, self.cfg.asset)
 
     def status(self) -> dict:
         if self.live is None:
@@ -118,3 +146,13 @@ class RunSource:
         return self.live.status()
 
 
+def _with_normals(rig, cameras: Cameras, background) -> RenderOutput:
+    """A field rendered unlit (albedo shading) gives no normals: render it again with ``compute_normals`` on."""
+    from lift3d.renderers.volume import VolumeRenderer
+
+    renderer = getattr(rig, "renderer", None)
+    if not isinstance(renderer, VolumeRenderer):
+        raise LiftError(f"a {type(rig).__name__} scene gives no normals")
+    with_normals = VolumeRenderer(replace(renderer.config, compute_normals=True))
+    with_normals.occupancy_grid = renderer.occupancy_grid
+    return with_normals(rig.scene, cameras, torch.tensor(background, device=cameras.device), shading="albedo")

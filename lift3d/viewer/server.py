@@ -1,4 +1,5 @@
-"""The viewer's HTTP server: the page, its JSON state, PNG frames, validation images and exports.
+"""The viewer's HTTP server: the page and the endpoints of :mod:`lift3d.viewer.api` (JSON state, PNG frames in
+every render mode, loss curves, validation grids, exports), for one source or two side by side (``compare``).
 
 Standard library only (``http.server``), one thread per request, loopback by default. The page
 (``web/live.html``) orbits by asking for frames; lift3d renders them with its own renderers
@@ -22,7 +23,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import json
-import re
 import secrets
 import socket
 import sys
@@ -33,14 +33,14 @@ from importlib.resources import files
 from urllib.parse import parse_qs, urlsplit
 
 from lift3d.types import LiftError
+from lift3d.viewer import api
 from lift3d.viewer.frames import FrameRenderer
-from lift3d.viewer.orbit import Orbit, framing_distance
+from lift3d.viewer.query import BadRequest
 from lift3d.viewer.source_base import Source
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARD = ("", "0.0.0.0", "::")
 """Hosts that bind every interface."""
-_VALIDATION = re.compile(r"val_\d+\.png")
 _SAFE_METHODS = ("GET", "HEAD")
 
 
@@ -61,6 +61,8 @@ class _HTTPServer6(_HTTPServer):
 class ViewerServer:
     """Serve ``source`` on ``host:port`` (``port=0``: any free port); :meth:`start`, then :meth:`wait` or :meth:`close`.
 
+    ``compare``: a second source the page shows beside the first, from the same camera (``src=1``).
+
     Bound beyond loopback, every request must carry :attr:`token` (``require_token``: on loopback too);
     :attr:`page_url` is the URL to open (it carries the token when one is required).
 
@@ -70,9 +72,10 @@ class ViewerServer:
     """
 
     def __init__(self, source: Source, host: str = "127.0.0.1", port: int = 7007, idle_timeout: float | None = None,
-                 duty: float = 0.03, require_token: bool = False) -> None:
+                 duty: float = 0.03, require_token: bool = False, compare: Source | None = None) -> None:
         host = _unbracket(host)
         self.source, self.host, self.idle_timeout = source, host, idle_timeout
+        self.sources: list[Source] = [source] if compare is None else [source, compare]
         self.httpd = _bind(host, port, _Handler)
         self.httpd.viewer = self
         self.port = self.httpd.server_address[1]
@@ -80,7 +83,9 @@ class ViewerServer:
         """Required on every request when set (``?token=`` or the cookie :attr:`cookie_name`)."""
         self.cookie_name = f"lift3d_token_{self.port}"
         self.host_names = _host_names(host, self.httpd)
-        self.frames = FrameRenderer(source, duty)
+        lock = threading.Lock()  # one render at a time, whichever pane asks
+        self.renderers = [FrameRenderer(s, duty, lock) for s in self.sources]
+        self.frames = self.renderers[0]
         self.last_request: float | None = None
         """When the last request arrived (None before the first: the idle timeout starts with the first page)."""
         self.stopped = threading.Event()
@@ -152,16 +157,8 @@ class ViewerServer:
         self.stopped.set()
 
     def state(self) -> dict:
-        """What the page polls every second."""
-        return {
-            "title": self.source.title,
-            "versions": self.source.versions(),
-            "target": list(self.source.target),
-            "distance": framing_distance(self.source.radius),
-            "fov": Orbit.fov_y,
-            "exportable": hasattr(self.source, "run"),
-            "status": self.source.status(),
-        }
+        """What the page polls every second (:func:`lift3d.viewer.api.state`)."""
+        return api.state(self)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -193,18 +190,14 @@ class _Handler(BaseHTTPRequestHandler):
                 if viewer.token is not None:  # the page's own requests then carry it without ?token=
                     self._cookie = f"{viewer.cookie_name}={viewer.token}; Path=/; HttpOnly; SameSite=Strict"
                 self._send(200, page_html(), "text/html; charset=utf-8")
-            elif method == "GET" and url.path == "/api/state":
-                self._json(200, viewer.state())
-            elif method == "GET" and url.path == "/api/frame":
-                png = viewer.frames.png(_version(query), Orbit.from_query(query), query.get("live") == ["1"])
-                self._send(200, png, "image/png")
-            elif method == "GET" and url.path == "/api/validation":
-                self._validation(query.get("name", [""])[0])
-            elif method == "POST" and url.path == "/api/export":
-                written = viewer.source.export(_version(query))
-                self._json(200, {"written": [str(p) for p in written]})
-            else:
+                return
+            answer = api.handle(viewer, method, url.path, query)
+            if answer is None:
                 self._json(404, {"error": f"no such endpoint: {method} {url.path}"})
+            else:
+                self._send(*answer)
+        except BadRequest as e:
+            self._json(400, {"error": str(e)})
         except LiftError as e:
             self._json(422, {"error": str(e)})
         except (BrokenPipeError, ConnectionResetError):
@@ -229,13 +222,6 @@ class _Handler(BaseHTTPRequestHandler):
             return "refused: cross-site request"
         return None
 
-    def _validation(self, name: str) -> None:
-        run = getattr(self.server.viewer.source, "run", None)
-        if run is None or not _VALIDATION.fullmatch(name) or not (run.media_dir / name).is_file():
-            self._json(404, {"error": f"no validation image {name!r}"})
-            return
-        self._send(200, (run.media_dir / name).read_bytes(), "image/png")
-
     def _json(self, code: int, payload: dict) -> None:
         self._send(code, json.dumps(payload).encode(), "application/json")
 
@@ -254,13 +240,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
-
-
-def _version(query: dict[str, list[str]]) -> int:
-    try:
-        return int(query.get("v", ["0"])[0])
-    except ValueError:
-        raise LiftError("bad version: v must be an integer") from None
 
 
 def check_address(host: str, port: int) -> None:
