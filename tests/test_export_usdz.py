@@ -1,5 +1,10 @@
 """USDZ export through usd-core (``pip install lift3d[usd]``): package layout, geometry and material read back with
-pxr, and Pixar's ARKit compliance checker (skipped with the reason where the usd-core wheel cannot run it)."""
+pxr, and Pixar's ARKit compliance checker with every rule, the shader rules included.
+
+The shader rules look ``UsdPreviewSurface``/``UsdUVTexture``/``UsdPrimvarReader_*`` up in Sdr, which needs Pixar's
+``usdShaders`` plugin (``plugInfo.json`` + ``shaders/shaderDefs.usda``). usd-core wheels ship it from 26.3 on, and
+``UsdUtils.ComplianceChecker`` is gone from 26.8 on, so usd-core is pinned to 26.5 (the last wheel with both); the
+checks skip, with the reason, only on a wheel that cannot run them."""
 
 from __future__ import annotations
 
@@ -29,21 +34,21 @@ def textured() -> trimesh.Trimesh:
 
 
 def compliance(path) -> tuple[list, list]:
-    from pxr import Tf, UsdUtils
+    """``(errors, failed checks)`` of ``UsdUtils.ComplianceChecker(arkit=True)`` on ``path``, all rules run."""
+    from pxr import Sdr, Tf, UsdUtils
 
     if not hasattr(UsdUtils, "ComplianceChecker"):
-        pytest.skip("this usd-core has no UsdUtils.ComplianceChecker (removed in 26.x): pin usd-core==25.11")
+        pytest.skip("this usd-core has no UsdUtils.ComplianceChecker (removed in 26.8): pin usd-core==26.5")
+    try:  # a wheel without the plugin raises on the first lookup ("Could not find shader resource") or finds None
+        preview_surface = Sdr.Registry().GetShaderNodeByIdentifier("UsdPreviewSurface")
+    except Tf.ErrorException:
+        preview_surface = None
+    if not preview_surface:
+        pytest.skip("this usd-core wheel lacks the usdShaders plugin (shaderDefs.usda, shipped from 26.3 on): "
+                    "the checker's shader rules cannot run; pin usd-core==26.5")
     checker = UsdUtils.ComplianceChecker(arkit=True)
-    try:
-        checker.CheckCompliance(str(path))
-    except Tf.ErrorException as e:  # the wheel ships no shaderDefs.usda, so the Sdr shader-node lookup fails
-        if "shaderDefs.usda" in str(e):
-            pytest.skip("usd-core wheel lacks shaderDefs.usda: ComplianceChecker's shader rule cannot run")
-        raise
-    # Same root cause when the lookup does not raise: every UsdPreviewSurface/UsdUVTexture reads as an "invalid shader
-    # node" (no node definitions in the wheel); every other ARKit rule must pass.
-    failed = [f for f in checker.GetFailedChecks() if "has invalid shader node" not in f]
-    return checker.GetErrors(), failed
+    checker.CheckCompliance(str(path))
+    return checker.GetErrors(), checker.GetFailedChecks()
 
 
 def test_textured_usdz_package_and_stage(tmp_path, textured) -> None:
@@ -75,3 +80,20 @@ def test_vertex_coloured_usdz_and_overwrite(tmp_path, textured) -> None:
         save_usdz(plain, path)
     errors, failed = compliance(path)
     assert errors == [] and failed == []
+
+
+def test_compliance_shader_rules_are_live(tmp_path, textured) -> None:
+    """Negative control: the shader rules resolve the Sdr nodes, so a mistyped UsdPreviewSurface input is reported."""
+    from pxr import Sdf, Usd, UsdShade
+
+    from lift3d.export.usdz import write_usdc
+
+    layer = write_usdc(textured, tmp_path)
+    stage = Usd.Stage.Open(str(layer))
+    surface = UsdShade.Shader(stage.GetPrimAtPath("/Root/Material/Surface"))
+    surface.GetPrim().RemoveProperty("inputs:roughness")
+    surface.CreateInput("roughness", Sdf.ValueTypeNames.Double).Set(1.0)  # Sdr: float
+    stage.GetRootLayer().Save()
+    errors, failed = compliance(layer)
+    assert errors == []
+    assert [f for f in failed if "roughness" in f and "Incorrect type" in f], failed

@@ -1,5 +1,5 @@
 """The quantizers of PlayCanvas's SOG format (shared by its encoder and decoder): texture sizes, Morton order,
-1D k-means codebooks and k-means palettes of SH coefficients."""
+1D codebooks and k-means palettes of SH coefficients."""
 
 from __future__ import annotations
 
@@ -34,21 +34,61 @@ def morton_order(points: np.ndarray) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
-def quantize_1d(values: np.ndarray, k: int = 256, iterations: int = 12) -> tuple[np.ndarray, np.ndarray]:
-    """``(codebook [k], labels)``: 1-D k-means from quantile seeds; exact for <= ``k`` distinct values."""
+def _optimal_centroids(x: np.ndarray, k: int, alpha: float) -> np.ndarray:
+    """Up to ``k`` ascending centroids of sorted finite ``x`` (not all equal): splat-transform 3.10's
+    ``quantizeFinite``. ``min(1024, N)`` histogram bins placed by a blend of rank and value (more by rank the smaller
+    the IQR is against the range), each weighted ``count ** alpha``; dynamic programming finds the ``k`` contiguous
+    bin ranges of least weighted squared error, and each centroid is its range's weighted mean."""
+    n, lo, span = len(x), x[0], x[-1] - x[0]
+    h = min(1024, n)
+    beta = max(0.5, min(0.999, 1 - (x[int(n * 0.75)] - x[int(n * 0.25)]) / span))
+    position = beta * (np.arange(n) / n) + (1 - beta) * ((x - lo) / span)
+    bins = np.minimum(h - 1, np.floor(h * position)).astype(np.int64)
+    counts = np.bincount(bins, minlength=h).astype(np.float64)
+    empty = lo + (np.arange(h) + 0.5) / h * span  # an empty bin's centre
+    centres = np.where(counts > 0, np.bincount(bins, x, h) / np.maximum(counts, 1), empty)
+    w = np.where(counts > 0, counts**alpha, 0.0)
+    pw, pwx, pwxx = (np.concatenate([[0.0], np.cumsum(v)]) for v in (w, w * centres, w * centres * centres))
+    s, j = np.triu_indices(h, 1)  # bins s+1..j as one range, s < j
+    sw, swx = pw[j + 1] - pw[s + 1], pwx[j + 1] - pwx[s + 1]
+    big = 1e30
+    step = np.full((h, h), big)  # step[s, j]: cost of bins s+1..j
+    step[s, j] = np.where(sw > 0, pwxx[j + 1] - pwxx[s + 1] - swx * swx / np.where(sw > 0, sw, 1), 0.0)
+    first = np.where(pw[1:] > 0, pwxx[1:] - pwx[1:] ** 2 / np.where(pw[1:] > 0, pw[1:], 1), 0.0)  # bins 0..j
+    k = min(k, int((counts > 0).sum()))
+    cost, splits = first, []
+    for m in range(2, k + 1):  # cost[j]: least cost of bins 0..j in m ranges; the first best split on ties
+        last = h - (k - m)  # ends j >= last leave too few bins for the other ranges: never on the optimal path
+        candidates = cost[m - 2:last - 1, None] + step[m - 2:last - 1, m - 1:last]
+        best = np.argmin(candidates, 0)
+        cost = np.full(h, big)
+        cost[m - 1:last] = np.take_along_axis(candidates, best[None], 0)[0]
+        splits.append(np.concatenate([np.zeros(m - 1, np.int64), best + m - 2]))
+    out, j = np.empty(k), h - 1
+    for m in range(k, 0, -1):
+        s = int(splits[m - 2][j]) if m > 1 else -1
+        weight = pw[j + 1] - pw[s + 1]
+        out[m - 1] = (pwx[j + 1] - pwx[s + 1]) / weight if weight > 0 else (centres[s + 1] + centres[j]) / 2
+        j = s
+    return np.sort(out.astype(np.float32))
+
+
+def quantize_1d(values: np.ndarray, k: int = 256, alpha: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """``(codebook [k], labels)`` of all ``values`` pooled: exact for <= ``k`` distinct values, else
+    splat-transform 3.10's ``quantize1dColumns`` (:func:`_optimal_centroids`; the same codebook for the same
+    values). Its ``count ** 0.5`` bin weights keep centroids in the sparse tails (the largest splats), which Lloyd's
+    k-means, minimising the plain squared error, leaves far from them. Labels: the nearest entry."""
     flat = values.reshape(-1).astype(np.float64)
-    unique = np.unique(flat)
+    finite = np.sort(flat[np.isfinite(flat)])
+    unique = np.unique(finite)
     if len(unique) <= k:
-        centres = unique
+        centres = unique if len(unique) else np.zeros(1)
     else:
-        centres = np.unique(np.quantile(flat, (np.arange(k) + 0.5) / k))
-        for _ in range(iterations):
-            labels = np.searchsorted((centres[1:] + centres[:-1]) / 2, flat)
-            sums, counts = np.bincount(labels, flat, len(centres)), np.bincount(labels, minlength=len(centres))
-            centres = np.unique(np.where(counts > 0, sums / np.maximum(counts, 1), centres))
-    labels = np.searchsorted((centres[1:] + centres[:-1]) / 2, flat) if len(centres) > 1 else np.zeros(len(flat), int)
-    codebook = np.concatenate([centres, np.full(k - len(centres), centres[-1])])
-    return codebook.astype(np.float32), labels.reshape(values.shape).astype(np.uint8)
+        centres = _optimal_centroids(finite, k, alpha).astype(np.float64)
+    codebook = np.concatenate([centres, np.full(k - len(centres), centres[-1])]).astype(np.float32)
+    middles = (codebook[1:].astype(np.float64) + codebook[:-1]) / 2
+    labels = np.searchsorted(middles, np.nan_to_num(flat), side="right")
+    return codebook, labels.reshape(values.shape).astype(np.uint8)
 
 
 def kmeans(data: torch.Tensor, k: int, iterations: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
