@@ -137,6 +137,25 @@ def test_baked_texture_reproduces_albedo_on_the_surface():
     assert -10 * math.log10(mse) > 35.0
 
 
+def test_own_vertex_colours_bake_like_the_closest_point_lookup():
+    """Undecimated, a mesh's own vertex colours are interpolated on their faces: the same texture as the
+    closest-point lookup on the same surface (up to texels on edges, where the lookup may pick either face)."""
+    from lift3d.export.albedo_sources import albedo_from_vertex_colors
+    from lift3d.export.asset import bake_asset
+    from lift3d.export.uv_bake import textured_mesh
+
+    mesh = trimesh.creation.icosphere(3)
+    rng = np.random.default_rng(0)
+    mesh.visual.vertex_colors = np.concatenate([rng.integers(0, 256, (len(mesh.vertices), 3)),
+                                                np.full((len(mesh.vertices), 1), 255)], 1).astype(np.uint8)
+    fast = bake_asset(mesh, None, target_faces=len(mesh.faces), texture_size=128)
+    slow = textured_mesh(mesh, albedo_from_vertex_colors(mesh), 128)
+    a = np.asarray(fast.visual.material.baseColorTexture, np.float64)
+    b = np.asarray(slow.visual.material.baseColorTexture, np.float64)
+    np.testing.assert_array_equal(fast.faces, slow.faces)
+    assert np.mean(np.abs(a - b) <= 1) > 0.99 and np.abs(a - b).mean() < 0.2
+
+
 @pytest.fixture(scope="module")
 def textured_torus():
     from lift3d.data import procedural_object

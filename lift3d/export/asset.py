@@ -44,7 +44,8 @@ def bake_asset(mesh: trimesh.Trimesh, albedo: AlbedoFn | None = None, target_fac
     material's ``normalTexture``, of the same size as the base-colour texture.
 
     ``albedo`` defaults to the mesh's own vertex colours (closest-point interpolation, sampled on the
-    undecimated mesh, so decimation does not blur colours). A mesh that is textured already is returned
+    undecimated mesh, so decimation does not blur colours; when nothing is decimated, interpolated directly on
+    the faces, :func:`~lift3d.export.uv_bake.textured_mesh`). A mesh that is textured already is returned
     as is; ``texture_size=0`` keeps vertex colours instead of baking. Zero-area and repeated faces (quadric
     decimation leaves back-to-back pairs, which a refined mesh keeps) and unused vertices are dropped before
     unwrapping (:func:`~lift3d.export.mesh_cleanup.drop_degenerate`): their vertices have no normal.
@@ -54,7 +55,8 @@ def bake_asset(mesh: trimesh.Trimesh, albedo: AlbedoFn | None = None, target_fac
     """
     if is_textured(mesh) or len(mesh.faces) == 0:
         return mesh
-    if albedo is None:
+    own_colors = albedo is None and len(mesh.faces) <= target_faces and mesh.visual.kind == "vertex"
+    if albedo is None and not own_colors:
         albedo = albedo_from_vertex_colors(mesh)
     low = drop_degenerate(decimate(mesh, target_faces))
     if len(low.faces) == 0:
@@ -66,6 +68,8 @@ def bake_asset(mesh: trimesh.Trimesh, albedo: AlbedoFn | None = None, target_fac
 
             add_normal_map(out, mesh, texture_size)
         return out
+    if own_colors:
+        return low
     with torch.no_grad():
         rgb = albedo(torch.as_tensor(np.asarray(low.vertices), dtype=torch.float32)).clamp(0, 1).cpu().numpy()
     rgba = np.concatenate([(rgb * 255 + 0.5).astype(np.uint8), np.full((len(rgb), 1), 255, np.uint8)], 1)

