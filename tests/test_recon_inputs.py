@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lift3d.recon.inputs import CANONICAL_FILL, MAX_SIDE, background_mask, prepare_image, read_image
+from lift3d.recon.inputs import CANONICAL_FILL, MAX_SIDE, background_mask, prepare_image, prepare_input, read_image
 from lift3d.types import LiftError
 
 
@@ -140,3 +140,47 @@ def test_truncated_png(tmp_path) -> None:
 def test_missing_file(tmp_path) -> None:
     with pytest.raises(LiftError, match="does not exist"):
         prepare_image(tmp_path / "nope.png", 32)
+
+
+def test_framing_records_the_crop_of_an_off_centre_object(tmp_path) -> None:
+    """A 40 x 20 square at x 70..110, y 10..30 of a 120 x 80 image: its box, and the mapping that centres it."""
+    a = np.zeros((80, 120, 4), np.uint8)
+    a[10:30, 70:110] = (255, 0, 0, 255)
+    Image.fromarray(a, "RGBA").save(tmp_path / "x.png")
+    out, framing = prepare_input(tmp_path / "x.png", 64)
+    assert framing.size == (120, 80) and framing.bbox == (70, 10, 110, 30)
+    assert framing.mask_source == "alpha" and framing.background is None and framing.recentred
+    s = 64 * CANONICAL_FILL / 40
+    assert framing.scale == (pytest.approx(s), pytest.approx(s))
+    (sx, sy), (ox, oy) = framing.scale, framing.offset
+    half = 32 * CANONICAL_FILL
+    assert (sx * 70 + ox, sx * 110 + ox) == (pytest.approx(32 - half), pytest.approx(32 + half))
+    assert (sy * 10 + oy, sy * 30 + oy) == (pytest.approx(32 - half / 2), pytest.approx(32 + half / 2))
+    ys, xs = torch.nonzero(out[..., 3] > 0.5, as_tuple=True)  # the framed mask sits where the mapping says
+    assert abs(xs.min().item() - (32 - half)) <= 1 and abs(xs.max().item() + 1 - (32 + half)) <= 1
+    assert abs(ys.min().item() - (32 - half / 2)) <= 1 and abs(ys.max().item() + 1 - (32 + half / 2)) <= 1
+
+
+def test_framing_mask_sources_and_no_recenter(tmp_path) -> None:
+    a = np.full((50, 60, 3), 128, np.uint8)
+    a[5:15, 40:55] = (0, 0, 255)
+    Image.fromarray(a, "RGB").save(tmp_path / "g.png")
+    _, framing = prepare_input(tmp_path / "g.png", 32)
+    assert framing.mask_source == "background" and framing.bbox == (40, 5, 55, 15)
+    assert framing.background == pytest.approx((128 / 255,) * 3)
+    m = np.zeros((50, 60), np.uint8)
+    m[20:30, 10:20] = 255
+    Image.fromarray(m, "L").save(tmp_path / "m.png")
+    _, framing = prepare_input(tmp_path / "g.png", 32, mask=tmp_path / "m.png", recenter=False)
+    assert framing.mask_source == "mask" and framing.bbox == (10, 20, 20, 30) and not framing.recentred
+    assert framing.scale == (32 / 60, 32 / 50) and framing.offset == (0.0, 0.0)
+
+
+def test_framing_of_a_downscaled_image_is_in_original_pixels(tmp_path) -> None:
+    big = np.full((200, MAX_SIDE * 2, 3), 255, np.uint8)
+    big[50:150, 1000:3000] = 0
+    Image.fromarray(big).save(tmp_path / "h.png")
+    _, framing = prepare_input(tmp_path / "h.png", 32)
+    assert framing.size == (MAX_SIDE * 2, 200)
+    assert framing.bbox == pytest.approx((1000, 50, 3000, 150), abs=2.5)
+    assert framing.scale[0] * 2000 == pytest.approx(32 * CANONICAL_FILL, rel=2e-3)

@@ -21,7 +21,8 @@ from lift3d.pipelines.reconstruct import (
     optimize_gaussians,
     reconstruct,
 )
-from lift3d.recon.camera import input_camera
+from lift3d.recon.camera import INPUT_ELEVATION, input_camera
+from lift3d.recon.inference import at_elevation, feedforward, load_model
 from lift3d.rigs.base import Regularizers
 from lift3d.scenes.gaussians import Gaussians
 from lift3d.types import LiftError
@@ -188,3 +189,87 @@ def test_cli_positional_image(files, tmp_path) -> None:
     main([str(files / "cube.png"), "--mode", "feedforward", "--model", str(files / "model"), "--resolution", "16",
           "--turntable-frames", "2", "--output", str(tmp_path / "cli"), "--quiet"])
     assert (tmp_path / "cli" / "export" / "splats.ply").is_file()
+
+
+def test_input_json_records_the_framing(files, tmp_path) -> None:
+    """An off-centre square (x 60..80, y 8..28 of a 96 x 64 RGBA image): input.json holds its exact box and the
+    mapping that centres it in media/input.png, and the elevation."""
+    a = np.zeros((64, 96, 4), np.uint8)
+    a[8:28, 60:80] = (20, 200, 20, 255)
+    Image.fromarray(a, "RGBA").save(tmp_path / "square.png")
+    cfg = ReconstructConfig(image=tmp_path / "square.png", mode="feedforward", model=files / "model", resolution=16,
+                            turntable_frames=0, quiet=True, output=tmp_path / "run", asset=AssetOptions(texture_size=0))
+    run = reconstruct(cfg)
+    record = json.loads((run / "input.json").read_text())
+    assert record["size"] == [96, 64] and record["bbox"] == [60, 8, 80, 28] and record["mask_source"] == "alpha"
+    assert record["image"] == str(tmp_path / "square.png") and record["mask"] is None
+    assert record["elevation"] == INPUT_ELEVATION and record["resolution"] == 16 and record["recentred"]
+    s = 16 * 0.54 / 20
+    assert record["scale"] == [pytest.approx(s), pytest.approx(s)]
+    assert record["offset"] == [pytest.approx(8 - 70 * s), pytest.approx(8 - 18 * s)]  # box centre -> image centre
+    assert (run / record["framed_image"]).is_file()
+
+
+def _capture_reference_cameras(monkeypatch) -> tuple[list, list]:
+    """Record the camera of every ReferenceTerm and the view of every ReferenceConditions built."""
+    from lift3d.pipelines import prior_specs
+    from lift3d.pipelines.terms import reference as reference_module
+
+    cameras: list = []
+    views: list = []
+
+    class Term(reference_module.ReferenceTerm):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            cameras.append(self.camera)
+
+    class Conditions(prior_specs.ReferenceConditions):
+        def __init__(self, prior, image, view, *args, **kwargs) -> None:
+            views.append(view)
+            super().__init__(prior, image, view, *args, **kwargs)
+
+    monkeypatch.setattr(reference_module, "ReferenceTerm", Term)
+    monkeypatch.setattr(prior_specs, "ReferenceConditions", Conditions)
+    return cameras, views
+
+
+def test_elevation_sets_the_reference_camera(files, tmp_path, reference, tiny_novel_view, monkeypatch) -> None:
+    from lift3d.pipelines.prior_specs import NovelViewPriorSpec
+
+    cameras, views = _capture_reference_cameras(monkeypatch)
+    scene = Gaussians.random_ball(50, 0.5, torch.Generator().manual_seed(0), sh_degree=0, opacity=0.1)
+    optimize_gaussians(scene, reference, OptimizeConfig(steps=0, novel_views=0), torch.Generator(), anchor=False)
+    run = _run(files, tmp_path, "feedforward+refine", prior=NovelViewPriorSpec(model=tiny_novel_view), elevation=-15.0,
+               refine=replace(REFINE, steps=1, novel_views=1, novel_resolution=16))
+    default, given = (float(c.spherical()[0][0]) for c in cameras)
+    assert default == pytest.approx(INPUT_ELEVATION, abs=1e-4) and given == pytest.approx(-15.0, abs=1e-4)
+    assert len(views) == 1 and views[0].elevation_deg == pytest.approx(-15.0, abs=1e-4)
+    assert json.loads((run / "input.json").read_text())["elevation"] == -15.0
+
+
+@pytest.mark.parametrize("elevation", [-30.0, 65.0])
+def test_feedforward_rotation_is_exact(files, reference, elevation) -> None:
+    """The rotated Gaussians seen from the input camera at ``elevation`` look exactly as the model's own Gaussians
+    from the canonical camera (the model's prediction, and anisotropic degree-2 SH Gaussians)."""
+    from lift3d.renderers.gaussians import GaussianRenderer
+
+    predicted = feedforward(load_model(files / "model", torch.device("cpu")), reference)
+    random = Gaussians.random_ball(200, 0.6, torch.Generator().manual_seed(3), sh_degree=2, opacity=0.5)
+    random.params["shN"].data.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(4))
+    render = GaussianRenderer()
+    for scene in (predicted, random):
+        with torch.no_grad():
+            canonical = render(scene, input_camera(24))
+            rotated = render(at_elevation(scene, elevation), input_camera(24, elevation))
+        assert not torch.equal(at_elevation(scene, elevation).means, scene.means)
+        torch.testing.assert_close(rotated.rgb, canonical.rgb, atol=1e-5, rtol=0)
+        torch.testing.assert_close(rotated.alpha, canonical.alpha, atol=1e-5, rtol=0)
+    assert at_elevation(predicted, INPUT_ELEVATION) is predicted
+
+
+@pytest.mark.parametrize("elevation", [95.0, -80.5, float("nan")])
+def test_bad_elevation_is_refused_in_one_line(files, tmp_path, elevation) -> None:
+    with pytest.raises(LiftError) as e:
+        _run(files, tmp_path, "feedforward", elevation=elevation)
+    assert "-80..80" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "feedforward").exists()

@@ -10,8 +10,13 @@
   regularizer (opt-in) and, when initialised from the model, an anchor to the initial Gaussians.
 * ``feedforward+refine``: the feed-forward Gaussians initialise ``optimize``.
 
-The run folder holds the prepared input (media/input.png), metrics, a turntable and exports
-(splats.ply, mesh.glb, mesh.ply), like ``lift3d generate``.
+The run folder holds the prepared input (media/input.png) and how it was framed (input.json), metrics, a
+turntable and exports (splats.ply, mesh.glb, mesh.ply), like ``lift3d generate``.
+
+``--elevation`` (the input camera's elevation when known): the optimize modes fit the reference view, and
+condition the novel-view prior, at that elevation; the feed-forward Gaussians (predicted for the canonical
+camera) are rotated so the camera at that elevation sees what the canonical one saw
+(:func:`lift3d.recon.inference.at_elevation`). Either way the asset comes out upright in the world.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -27,12 +32,16 @@ from lift3d.config import choice
 from lift3d.export.asset import AssetOptions
 from lift3d.guidance import GuidanceConfig, SDSConfig, TimestepSchedule
 from lift3d.pipelines.prior_specs import BundledPriorSpec, NovelViewPriorSpec
-from lift3d.recon.inference import feedforward, load_model
+from lift3d.recon.camera import INPUT_ELEVATION
+from lift3d.recon.inference import at_elevation, feedforward, load_model
 from lift3d.rigs.base import Regularizers
 from lift3d.rigs.gaussians import GaussianRig, GaussianScene
 from lift3d.sampling import OrbitSampler, Range
 from lift3d.scenes.gaussians import GaussianLearningRates, Gaussians
 from lift3d.types import LiftError
+
+if TYPE_CHECKING:
+    from lift3d.recon.inputs import Framing
 
 Mode = Literal["feedforward", "optimize", "feedforward+refine"]
 
@@ -91,6 +100,11 @@ class ReconstructConfig:
     """Optional mask image (white = object)."""
     recenter: bool = True
     """Reframe the object canonically (off for images already seen from the canonical camera)."""
+    elevation: float = INPUT_ELEVATION
+    """Elevation in degrees (-80..80) of the camera the image was taken from, when known (default: the canonical
+    input camera's). The optimize modes fit the reference view from it; the feed-forward Gaussians are rotated by
+    (elevation - 20) about the horizontal axis perpendicular to the view so that camera sees what the model's
+    canonical one saw (the asset comes out upright). See docs/reconstruct.md."""
     model: Path | None = None
     """Reconstruction model folder (default: the shipped recon-tiny)."""
     prior: choice(NovelViewPriorSpec, BundledPriorSpec, type(None)) = NovelViewPriorSpec()  # type: ignore[valid-type]
@@ -118,10 +132,11 @@ class ReconstructConfig:
 
 
 def optimize_gaussians(scene: Gaussians, reference: torch.Tensor, cfg: OptimizeConfig, generator: torch.Generator,
-                       anchor: bool, guidance=None, prompts=None, log=None) -> GaussianRig:
-    """Fit ``scene`` to ``reference [S, S, 4]`` (RGB over white + mask) seen from the canonical input camera, on the
-    one loop (:func:`lift3d.pipelines.optimize.optimize`): the reference-view term, the anchor term when
-    ``anchor``, and novel views for the guidance and the opacity regularizers.
+                       anchor: bool, guidance=None, prompts=None, log=None,
+                       elevation: float = INPUT_ELEVATION) -> GaussianRig:
+    """Fit ``scene`` to ``reference [S, S, 4]`` (RGB over white + mask) seen from the input camera at ``elevation``
+    (default canonical), on the one loop (:func:`lift3d.pipelines.optimize.optimize`): the reference-view term,
+    the anchor term when ``anchor``, and novel views for the guidance and the opacity regularizers.
 
     Args:
         anchor: add the anchor term to the initial means. guidance, prompts: optional guidance and its
@@ -135,7 +150,7 @@ def optimize_gaussians(scene: Gaussians, reference: torch.Tensor, cfg: OptimizeC
     spec = GaussianScene(sh_degree=scene.max_sh_degree, densify=None, lr=cfg.lr, regularizers=cfg.regularizers)
     rig = GaussianRig(spec, scene)
     device = rig.scene_device
-    terms: list = [ReferenceTerm(reference.to(device), input_camera(reference.shape[0]).to(device),
+    terms: list = [ReferenceTerm(reference.to(device), input_camera(reference.shape[0], elevation).to(device),
                                  cfg.reference_weight, cfg.mask_weight)]
     if anchor and cfg.anchor_weight:
         terms.append(AnchorTerm(scene.means.detach().clone(), cfg.anchor_weight))
@@ -152,9 +167,11 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
     """Run image-to-3D; returns the run folder."""
     from lift3d.devices import resolve_device
     from lift3d.pipelines.outputs import _write_png, finish_run, image_grid
-    from lift3d.recon.inputs import prepare_image
+    from lift3d.recon.camera import check_elevation
+    from lift3d.recon.inputs import prepare_input
     from lift3d.runs import RunDir, deterministic_ops
 
+    check_elevation(cfg.elevation)
     if cfg.mode not in ("feedforward", "optimize", "feedforward+refine"):
         raise LiftError(f"unknown mode {cfg.mode!r}; choose feedforward, optimize or feedforward+refine")
     if isinstance(cfg.prior, BundledPriorSpec) and not cfg.prompt.strip():
@@ -166,7 +183,7 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
     if cfg.mode != "feedforward" and cfg.prior is not None:
         _check_guidance(cfg, settings.guidance)
     device = resolve_device(cfg.device)
-    reference = prepare_image(cfg.image, cfg.resolution, cfg.mask, cfg.recenter)
+    reference, framing = prepare_input(cfg.image, cfg.resolution, cfg.mask, cfg.recenter)
     path = RunDir.locate(cfg.output, name=f"reconstruct/{Path(cfg.image).stem or 'image'}", overwrite=cfg.overwrite)
     # models first: a run that cannot start leaves no folder behind and --overwrite deletes nothing
     model = None if cfg.mode == "optimize" else load_model(cfg.model, device)
@@ -178,21 +195,34 @@ def reconstruct(cfg: ReconstructConfig) -> Path:
     run = RunDir.create(path, overwrite=cfg.overwrite)
     run.write_metadata(cfg, seed=cfg.seed)
     _write_png(run.media_dir / "input.png", image_grid(torch.stack([reference[..., :3], reference[..., 3:].expand(-1, -1, 3)])))
+    _write_input_record(run.path / "input.json", cfg, framing)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     if model is None:
         scene = Gaussians.random_ball(cfg.optimize.num_points, 0.5, torch.Generator().manual_seed(cfg.seed + 7919),
                                       sh_degree=0, opacity=0.1).to(device)
     else:
-        scene = feedforward(model, reference.to(device))
+        scene = at_elevation(feedforward(model, reference.to(device)), cfg.elevation)
     if cfg.mode == "feedforward":
         rig = GaussianRig(GaussianScene(sh_degree=0, densify=None), scene)
     else:
         with deterministic_ops(device):
             rig = optimize_gaussians(scene, reference, settings, gen, anchor=cfg.mode == "feedforward+refine",
-                                     guidance=guidance, prompts=prompts, log=run.log_metrics)
+                                     guidance=guidance, prompts=prompts, log=run.log_metrics, elevation=cfg.elevation)
     finish_run(rig, run, cfg, cfg.turntable_frames, cfg.asset)
     return run.path
+
+
+def _write_input_record(path: Path, cfg: ReconstructConfig, framing: Framing) -> None:
+    """``input.json``: the input, how it was framed (:class:`lift3d.recon.inputs.Framing`; the framed image is
+    the left half of media/input.png, its mask the right half) and the input camera's elevation."""
+    import json
+
+    from lift3d.files import atomic_write_text
+
+    record = {"image": str(cfg.image), "mask": None if cfg.mask is None else str(cfg.mask), **framing.to_json(),
+              "framed_image": "media/input.png", "elevation": cfg.elevation}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def _check_guidance(cfg: ReconstructConfig, guidance: GuidanceConfig) -> None:
@@ -225,14 +255,15 @@ def _build_guidance(cfg: ReconstructConfig, guidance: GuidanceConfig, prior):
 
 
 def _prior_conditions(cfg: ReconstructConfig, prior, reference: torch.Tensor):
-    """The guidance's condition source: the input image seen from the canonical input camera for an
+    """The guidance's condition source: the input image seen from the input camera (at ``--elevation``) for an
     image-conditioned prior, the prompt's embeddings for a text prior."""
     if isinstance(cfg.prior, NovelViewPriorSpec):
         from lift3d.pipelines.prior_specs import ReferenceConditions
         from lift3d.priors.zero123 import ReferenceView
         from lift3d.recon.camera import input_camera
 
-        return ReferenceConditions(prior, reference[None], ReferenceView.from_camera(input_camera(reference.shape[0])))
+        camera = input_camera(reference.shape[0], cfg.elevation)
+        return ReferenceConditions(prior, reference[None], ReferenceView.from_camera(camera))
     from lift3d.priors.prompts import PromptEmbeddings
 
     return PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(), None,

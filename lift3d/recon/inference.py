@@ -28,3 +28,20 @@ def feedforward(model, rgba: torch.Tensor) -> Gaussians:
         x = rgba.permute(2, 0, 1)[None]
         rgba = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)[0].permute(1, 2, 0)
     return model.predict(rgba[None])[0]
+
+
+def at_elevation(scene: Gaussians, elevation: float) -> Gaussians:
+    """Feed-forward Gaussians for an input seen from ``elevation`` rather than the canonical camera.
+
+    The model predicts in the canonical input camera's frame; rotating by
+    :func:`lift3d.recon.camera.elevation_rotation` (about the origin, so the object stays centred; means,
+    orientations and SH colour) makes the camera at ``elevation`` see what the canonical camera saw, so an
+    object photographed upright from that elevation comes out upright in the world.
+    """
+    from lift3d.export.splats import SplatData
+    from lift3d.recon.camera import INPUT_ELEVATION, elevation_rotation
+
+    if elevation == INPUT_ELEVATION:
+        return scene
+    rotated = SplatData.from_gaussians(scene).rotated(elevation_rotation(elevation).numpy())
+    return rotated.to_gaussians(scene.isotropic).to(scene.means.device)
