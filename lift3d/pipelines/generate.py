@@ -238,10 +238,15 @@ def stage_prompts(cfg: GenerateConfig, stage: StageConfig, prior: Any) -> Any:
     """The stage's prompt embeddings (prompt, empty prompt, negative, view prompts)."""
     from lift3d.priors.prompts import PromptEmbeddings
 
-    view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
-    view_dep = view_dep or cfg.perp_neg is not None
     return PromptEmbeddings.encode(cfg.prior.text_encoder(prior), cfg.prompt.strip(), negative_prompt(cfg, stage),
-                                   view_dependent=view_dep)
+                                   view_dependent=view_dependent(cfg))
+
+
+def view_dependent(cfg: GenerateConfig) -> bool:
+    """Whether prompts get per-camera view suffixes: ``--view-dependent-prompts``, else when the prior takes no
+    camera; always with Perp-Neg."""
+    view_dep = (not cfg.prior.camera_conditioned) if cfg.view_dependent_prompts is None else cfg.view_dependent_prompts
+    return view_dep or cfg.perp_neg is not None
 
 
 def source_prompt(cfg: GenerateConfig) -> str:
@@ -252,17 +257,20 @@ def source_prompt(cfg: GenerateConfig) -> str:
 
 
 def source_term(s: Session, index: int, stage: StageConfig, rig: Any, resumed: dict | None) -> Any:
-    """DDS's source: the stage's starting scene, frozen (from the checkpoint when resumed)."""
+    """DDS's source: the stage's starting scene, frozen (from the checkpoint when resumed), and the source prompt
+    encoded as the stage's prompt is (view-suffixed per camera when that one is)."""
     from lift3d.pipelines.load import rig_from_state
     from lift3d.pipelines.terms.source import SourceTerm
+    from lift3d.priors.prompts import PromptEmbeddings
 
-    embedding = s.cfg.prior.text_encoder(s.prior)([source_prompt(s.cfg)])
+    prompts = PromptEmbeddings.encode(s.cfg.prior.text_encoder(s.prior), source_prompt(s.cfg),
+                                      view_dependent=view_dependent(s.cfg))
     saved = None if resumed is None else _saved_terms(resumed).get("source")
 
     def rebuild(snapshot: dict) -> Any:
         return rig_from_state(s.cfg, {"stage": index, "step": 0, "rig": snapshot}, s.device)
 
-    return SourceTerm.capture(rig, rebuild, embedding, saved)
+    return SourceTerm.capture(rig, rebuild, prompts, saved)
 
 
 def main(argv: list[str], prog: str = "lift3d generate") -> None:
