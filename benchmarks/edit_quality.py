@@ -89,6 +89,9 @@ def jobs(task: str) -> Iterator[Job]:
         for sf, sc, tf, tc in COLOUR_EDITS:
             for g in GUIDANCES:
                 yield Job("colour", f"colour/{sc}_{sf}-{tc}_{tf}/{g}", (sf, sc), (tf, tc), g)
+    if task == "appearance":  # the colour edits with geometry frozen (not part of "all": it cannot move geometry)
+        for sf, sc, tf, tc in COLOUR_EDITS:
+            yield Job("appearance", f"appearance/{sc}_{sf}-{tc}_{tf}/dds", (sf, sc), (tf, tc), "dds")
     if task in ("shape", "all"):
         for sf, sc, tf, tc in SHAPE_EDITS:
             for g in GUIDANCES:
@@ -115,7 +118,8 @@ def run_edit(job: Job, out: Path, steps: int) -> dict:
     src = source_mesh(out, *job.src)
     prompt, source_prompt = f"a {job.dst[1]} {job.dst[0]}", f"a {job.src[1]} {job.src[0]}"
     run = out / "runs" / job.key
-    cfg = EditConfig(source=src, prompt=prompt, source_prompt=source_prompt, mode="geometry+appearance",
+    mode = "appearance" if job.task == "appearance" else "geometry+appearance"
+    cfg = EditConfig(source=src, prompt=prompt, source_prompt=source_prompt, mode=mode,
                      stage=EditStage(guidance=GUIDANCES[job.guidance], steps=steps), output=run, overwrite=True,
                      quiet=True, turntable_frames=8, val_every=10_000)
     start = time.perf_counter()
@@ -188,11 +192,12 @@ def _pct(rows: list[dict], field: str) -> str:
 
 def report(results: dict[str, dict]) -> str:
     lines = []
-    for task in ("colour", "shape"):
+    for task in ("colour", "shape", "appearance"):
         rows = [r for r in results.values() if r["task"] == task]
         if not rows:
             continue
-        lines += [f"\n{task} edits (geometry + appearance):\n",
+        mode = "geometry frozen" if task == "appearance" else "geometry + appearance"
+        lines += [f"\n{task} edits ({mode}):\n",
                   "| edit | guidance | retrieved | IoU with source | IoU with target | colour | s |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in sorted(rows, key=lambda r: r["key"]):
@@ -226,15 +231,60 @@ def report(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+PICTURES: dict[str, tuple[str, ...]] = {
+    "edit_geometry_appearance.png": ("colour/yellow_cube-purple_cube/dds", "colour/yellow_cube-purple_cube/sds"),
+    "edit_appearance.png": ("appearance/yellow_cube-purple_cube/dds",),
+    "edit_shape.png": ("shape/red_cube-red_sphere/dds", "shape/red_cube-red_sphere/sds"),
+    "texture.png": ("texture/blue_mushroom", "texture/orange_torus"),
+}
+"""Picture file -> the runs it shows, each as a row under its source (4 views at elevation 20)."""
+
+
+def _row(images: torch.Tensor) -> np.ndarray:
+    return (torch.cat(list(images[..., :3].clamp(0, 1)), dim=1).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def pictures(out: Path, dest: Path, size: int = 96) -> list[Path]:
+    """Write :data:`PICTURES` into ``dest`` from the runs under ``out`` (a picture whose runs are missing is
+    skipped): the source (lit, as the rig renders it; once for consecutive runs of one source) and each result."""
+    from PIL import Image
+
+    cams = Cameras.from_spherical(torch.full((4,), 20.0), torch.tensor([30.0, 120.0, 210.0, 300.0]),
+                                  torch.full((4,), 2.75), 40.0, size, size)
+    written = []
+    for name, keys in PICTURES.items():
+        runs = [out / "runs" / k for k in keys]
+        if not all((r / "config.json").is_file() for r in runs):
+            continue
+        rows, shown = [], None
+        for run in runs:
+            _, rig = load_generate_run(run)
+            init = json.loads((run / "config.json").read_text())["config"]["init"]["path"]
+            source = resolve_source(Path(init))
+            with torch.no_grad():
+                src_rig = source.build(source.scene, torch.device("cpu"), None)
+                renderer = getattr(rig, "renderer", None)
+                src = (renderer(src_rig.scene, cams, (1.0, 1.0, 1.0)) if renderer is not None
+                       else src_rig.render(cams, (1.0, 1.0, 1.0), None))
+                rows += ([] if init == shown else [_row(src.rgb)]) + [_row(rig.render(cams, (1.0, 1.0, 1.0), None).rgb)]
+            shown = init
+        dest.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(rows, 0)).save(dest / name)
+        written.append(dest / name)
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="all", choices=("colour", "shape", "texture", "all"))
+    parser.add_argument("--task", default="all", choices=("colour", "shape", "texture", "appearance", "all"))
     parser.add_argument("--out", type=Path, default=Path("outputs/edit-quality"))
     parser.add_argument("--edit-steps", type=int, default=200, help="steps of each edit (the edit default: 200)")
     parser.add_argument("--texture-steps", type=int, default=100, help="steps of each texture run")
     parser.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i (parallel processes)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="only print the tables of the results so far")
+    parser.add_argument("--pictures", type=Path, default=None,
+                        help="also write the pictures of docs/edit.md into this folder (e.g. docs/images)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     path = args.out / "results.jsonl"
@@ -252,6 +302,9 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     results = load_results(path)
     print(report(results))
+    if args.pictures is not None:
+        for picture in pictures(args.out, args.pictures):
+            print(f"wrote {picture}")
     colour = [r for r in results.values() if r["task"] == "colour"]
     iou = {g: np.mean([r["iou_source"] for r in colour if r["guidance"] == g] or [float("nan")]) for g in GUIDANCES}
     print(f"edit_quality: runs={len(results)} dds_iou_source={iou['dds']:.3f} sds_iou_source={iou['sds']:.3f} "
