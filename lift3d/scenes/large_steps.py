@@ -17,9 +17,8 @@ CHOLMOD through ``cholespy`` on CPU and CUDA); only the matrix is built here, be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import atexit
+from dataclasses import dataclass
 
 import torch
 
