@@ -175,3 +175,28 @@ def test_glb_round_trip(textured: bool) -> None:
         assert (back.texture_image() - mesh.texture_image()).abs().max() <= 0.5 / 255 + 1e-6
     else:
         assert (back.vertex_colors() - mesh.vertex_colors()).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_texture_levels_start_at_the_texture_and_share_colour() -> None:
+    """A texture with coarser levels starts as the given image; one pixel's gradient reaches the coarse levels,
+    which change the colour of a whole region at once; the levels survive a state round trip."""
+    sphere = trimesh.creation.icosphere(1)
+    uv = torch.rand(len(sphere.vertices), 2)
+    texture = torch.rand(32, 32, 3)
+    mesh = Mesh(torch.from_numpy(sphere.vertices), torch.from_numpy(sphere.faces), uv=uv, texture=texture,
+                texture_levels=4)
+    assert [tuple(p.shape) for p in mesh.texture_coarse] == [(16, 16, 3), (8, 8, 3), (4, 4, 3)]
+    torch.testing.assert_close(mesh.texture_image(), texture.clamp(0, 1))
+    mesh.texture_image()[5, 7].sum().backward()
+    assert mesh.texture.grad.count_nonzero() == 3  # one texel of the finest level
+    assert all(p.grad.abs().sum() > 0 for p in mesh.texture_coarse)
+    with torch.no_grad():
+        mesh.texture_coarse[2].fill_(0.1)  # the coarsest level shifts every texel
+        mesh.texture.copy_(texture.clamp(0, 0.8))
+    torch.testing.assert_close(mesh.texture_image(), (texture.clamp(0, 0.8) + 0.1).clamp(0, 1))
+    again = Mesh(torch.from_numpy(sphere.vertices), torch.from_numpy(sphere.faces), uv=uv, texture=texture,
+                 texture_levels=4)
+    again.load_state_dict(mesh.state_dict())
+    torch.testing.assert_close(again.texture_image(), mesh.texture_image())
+    assert len(Mesh(torch.from_numpy(sphere.vertices), torch.from_numpy(sphere.faces), uv=uv,
+                    texture=torch.rand(8, 8, 3), texture_levels=7).texture_coarse) == 1  # 4x4 once, no repeats

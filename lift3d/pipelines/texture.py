@@ -53,6 +53,9 @@ class TextureConfig:
     """Side of the square texture in texels (refused when its optimization would not fit in memory)."""
     lr: float = 1e-2
     """Adam learning rate of the texels."""
+    levels: int = 7
+    """Resolution levels (the texture plus coarser halvings, summed; 1: the plain texture), see
+    :class:`lift3d.rigs.texture.TextureScene`."""
     stage: TextureStage = TextureStage()
     prior: PriorSpec = BundledPriorSpec()
     seed: int = 0
@@ -124,10 +127,12 @@ def generate_config(cfg: TextureConfig) -> GenerateConfig:
         raise LiftError('the prompt is empty; usage: lift3d texture MESH.glb "a red cube"')
     if len(prompt) > MAX_PROMPT_CHARS:
         raise LiftError(f"the prompt has {len(prompt)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
+    if cfg.levels < 1:
+        raise LiftError(f"--levels must be >= 1 (1: the plain texture), got {cfg.levels}")
     if cfg.lr <= 0 or cfg.checkpoint_every < 1 or cfg.val_every < 1 or cfg.turntable_frames < 0:
         raise LiftError("need --lr > 0, --checkpoint-every >= 1, --val-every >= 1 and --turntable-frames >= 0")
     s = cfg.stage
-    stage = StageConfig(scene=TextureScene(texture_size=cfg.texture_size, lr=cfg.lr), guidance=s.guidance,
+    stage = StageConfig(scene=TextureScene(texture_size=cfg.texture_size, lr=cfg.lr, levels=cfg.levels), guidance=s.guidance,
                         steps=s.steps, resolution=s.resolution, views_per_step=s.views_per_step, sampler=s.sampler,
                         background=s.background)
     gen = GenerateConfig(prompt=prompt, negative_prompt=cfg.negative_prompt, prior=cfg.prior, stage=stage, refine=None,

@@ -32,8 +32,8 @@ sampling gradient, the checkpoint's copy and slack): the memory estimate of :fun
 
 
 def texture_bytes(size: int) -> int:
-    """Estimated bytes of optimizing a ``size x size`` RGB float texture."""
-    return TEXTURE_COPIES * size * size * 3 * 4
+    """Estimated bytes of optimizing a ``size x size`` RGB float texture and its coarser levels (a third more)."""
+    return TEXTURE_COPIES * size * size * 3 * 4 * 4 // 3
 
 
 def mesh_uv(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,6 +60,10 @@ class TextureScene:
     """Adam learning rate of the texels (Latent-Paint's 1e-2)."""
     initial_colour: tuple[float, float, float] = (0.5, 0.5, 0.5)
     """Every texel's starting colour."""
+    levels: int = 7
+    """Resolution levels of the texture (:class:`~lift3d.scenes.mesh.Mesh`'s ``texture_levels``: the texture plus
+    coarser ones, half the size each, summed), so a render far smaller than the texture still moves the colour of
+    whole regions each step; 1: the plain texture. Measured in docs/edit.md."""
 
     def cannot_start_fresh(self) -> str | None:
         return "a texture stage needs a mesh: lift3d texture MESH \"prompt\", or put it after a coarse stage"
@@ -75,7 +79,7 @@ class TextureScene:
         size = self.texture_size
         texture = torch.tensor(self.initial_colour, dtype=torch.float32).expand(size, size, 3).contiguous()
         scene = Mesh(torch.from_numpy(vertices), torch.from_numpy(faces), uv=torch.from_numpy(uv), texture=texture,
-                     optimize_vertices=False)
+                     optimize_vertices=False, texture_levels=self.levels)
         return TextureRig(self, scene.to(device))
 
     def refines(self, previous: object) -> str | None:
@@ -88,7 +92,8 @@ class TextureScene:
         texture are continued as they are."""
         if isinstance(previous, TextureRig):
             s = previous.scene
-            scene = Mesh(s.base_vertices, s.faces, uv=s.uv, texture=s.texture.detach(), optimize_vertices=False)
+            scene = Mesh(s.base_vertices, s.faces, uv=s.uv, texture=s.texture_image().detach(), optimize_vertices=False,
+                         texture_levels=self.levels)
             return TextureRig(self, scene.to(device))
         return self.build_from(previous.mesh(), device)
 
@@ -96,7 +101,9 @@ class TextureScene:
                          light: FixedLight | None = None) -> TextureRig:
         """The rig of a checkpoint (geometry, UVs and texture from the saved buffers)."""
         s = state["scene"]
-        scene = Mesh(s["base_vertices"], s["faces"], uv=s["uv"], texture=s["texture"], optimize_vertices=False)
+        levels = 1 + sum(k.startswith("texture_coarse.") for k in s)  # as saved (a run from before levels: 1)
+        scene = Mesh(s["base_vertices"], s["faces"], uv=s["uv"], texture=s["texture"], optimize_vertices=False,
+                     texture_levels=levels)
         rig = TextureRig(self, scene.to(device))
         rig.load_state(state)
         return rig
@@ -108,7 +115,7 @@ class TextureRig(OptimizerRig):
     def __init__(self, spec: TextureScene, scene: Mesh) -> None:
         self.spec, self.scene = spec, scene
         self.renderer = MeshRenderer(MeshRendererConfig(shading="albedo"))
-        self.optimizer = torch.optim.Adam([scene.texture], lr=spec.lr)
+        self.optimizer = torch.optim.Adam([scene.texture, *scene.texture_coarse], lr=spec.lr)
 
     @property
     def scene_device(self) -> torch.device:

@@ -94,6 +94,11 @@ class Mesh(nn.Module):
         uv: ``[V, 2]`` texture coordinates (texture mode, together with ``texture``).
         texture: ``[Ht, Wt, 3]`` texture image in [0, 1].
         optimize_vertices: make ``offsets`` trainable.
+        texture_levels: with a texture, ``> 1`` adds that many minus one coarser levels (half the size each, at
+            least 4 texels), each upsampled bilinearly and added to ``texture`` (:meth:`texture_image`), all
+            starting at 0 so the image starts as ``texture``. Renders much smaller than the texture touch few
+            texels a step; a coarse level's texel is shared by many pixels, so colour that all of a region
+            needs is learned at once while the finest level adds detail (a Laplacian-pyramid parameterization).
 
     Exactly one of ``colors`` or ``(uv, texture)`` may be given; with neither, vertices are grey.
     """
@@ -106,6 +111,7 @@ class Mesh(nn.Module):
         uv: torch.Tensor | None = None,
         texture: torch.Tensor | None = None,
         optimize_vertices: bool = True,
+        texture_levels: int = 1,
     ) -> None:
         super().__init__()
         vertices = torch.as_tensor(vertices, dtype=torch.float32)
@@ -132,6 +138,10 @@ class Mesh(nn.Module):
                 raise ValueError(f"texture must be [Ht, Wt, 3], got {tuple(texture.shape)}")
             self.register_buffer("uv", uv.clone())
             self.texture = nn.Parameter(texture.clone())
+            full = (texture.shape[0], texture.shape[1])
+            sizes = dict.fromkeys((max(4, full[0] >> i), max(4, full[1] >> i)) for i in range(1, texture_levels))
+            self.texture_coarse = nn.ParameterList(
+                [nn.Parameter(texture.new_zeros(h, w, 3)) for h, w in sizes if (h, w) != full])
             self.colors = None
         else:
             if colors is None:
@@ -142,6 +152,7 @@ class Mesh(nn.Module):
             self.colors = nn.Parameter(colors.clone())
             self.uv = None
             self.texture = None
+            self.texture_coarse = nn.ParameterList()
 
     @property
     def vertices(self) -> torch.Tensor:
@@ -158,7 +169,12 @@ class Mesh(nn.Module):
         """``[Ht, Wt, 3]`` texture clamped to [0, 1] (texture mode only)."""
         if self.texture is None:
             raise ValueError("this mesh has vertex colours, not a texture")
-        return self.texture.clamp(0.0, 1.0)
+        image = self.texture
+        for level in self.texture_coarse:
+            up = torch.nn.functional.interpolate(level.permute(2, 0, 1)[None], size=tuple(image.shape[:2]),
+                                                 mode="bilinear", align_corners=False)
+            image = image + up[0].permute(1, 2, 0)
+        return image.clamp(0.0, 1.0)
 
     def vertex_normals(self) -> torch.Tensor:
         """``[V, 3]`` area-weighted unit normals of the current positions."""
@@ -166,7 +182,8 @@ class Mesh(nn.Module):
 
     def param_groups(self, lr_vertices: float = 1e-4, lr_color: float = 1e-2) -> list[dict]:
         """Optimizer parameter groups (geometry and appearance usually need very different rates)."""
-        groups = [{"params": [self.colors if self.colors is not None else self.texture], "lr": lr_color}]
+        groups = [{"params": [self.colors] if self.colors is not None else [self.texture, *self.texture_coarse],
+                   "lr": lr_color}]
         if self.offsets.requires_grad:
             groups.append({"params": [self.offsets], "lr": lr_vertices})
         return groups
