@@ -160,7 +160,7 @@ def texture(cfg: TextureConfig) -> Path:
     path = RunDir.locate(cfg.output, name=f"texture/{name}", resume=cfg.resume, overwrite=cfg.overwrite)
 
     def fresh() -> Any:
-        return gen.stage.scene.build_from(mesh, device)
+        return gen.stage.scene.build_from(mesh, device, gen.prior.light)
 
     return run_one_stage(gen, path, device, fresh, lambda rig, saved: [], ("texture.json", cfg))
 

@@ -4,7 +4,8 @@ stage of Latent-Paint ("Latent-NeRF for Shape-Guided Generation of 3D Shapes and
 appearance stage of Fantasia3D (arXiv 2303.13873: frozen geometry, only appearance learned).
 
 Differences: the texture is an RGB image (the prior's pixels; Latent-Paint optimizes a 4-channel latent
-texture for Stable Diffusion's VAE), rendered unlit (``shading="albedo"``, no view-dependent or lit shading), so
+texture for Stable Diffusion's VAE) and is the base colour itself: the guidance sees it under the prior's fixed
+light (Lambert, view-independent; ``lit=False`` renders it unlit), and the export and scores read it unlit, so
 what is learned is directly a base-colour map. The mesh keeps its own UVs (a GLB/OBJ with texture coordinates)
 or is unwrapped by xatlas when it has none (vertices split at chart seams; faces and their order are kept); it is
 never decimated. The texture is sampled bilinearly at the interpolated UVs by the mesh rasterizer
@@ -23,6 +24,7 @@ from lift3d.cameras import Cameras
 from lift3d.export.asset import AssetOptions
 from lift3d.renderers.mesh import MeshRenderer, MeshRendererConfig
 from lift3d.rigs.base import FixedLight, OptimizerRig
+from lift3d.rigs.mesh import lit_config
 from lift3d.scenes.mesh import Mesh
 from lift3d.types import LiftError, RenderOutput
 
@@ -60,6 +62,11 @@ class TextureScene:
     """Adam learning rate of the texels (Latent-Paint's 1e-2)."""
     initial_colour: tuple[float, float, float] = (0.5, 0.5, 0.5)
     """Every texel's starting colour."""
+    lit: bool = True
+    """Render for the guidance under the prior's light (Lambert, view-independent: the shading the bundled prior
+    was trained on), else unlit; either way the optimized texture is the base colour (albedo), which is what is
+    exported and scored. Measured in docs/edit.md: unlit renders against the lit-trained bundled prior learn a
+    texture about half as bright as the prompt's colour."""
     levels: int = 7
     """Resolution levels of the texture (:class:`~lift3d.scenes.mesh.Mesh`'s ``texture_levels``: the texture plus
     coarser ones, half the size each, summed), so a render far smaller than the texture still moves the colour of
@@ -71,7 +78,7 @@ class TextureScene:
     def build(self, generator: torch.Generator, device: torch.device, light: FixedLight | None = None) -> TextureRig:
         raise LiftError(self.cannot_start_fresh())
 
-    def build_from(self, mesh, device: torch.device) -> TextureRig:
+    def build_from(self, mesh, device: torch.device, light: FixedLight | None = None) -> TextureRig:
         """Texture ``mesh`` (a ``trimesh.Trimesh``, lift3d's +Z-up frame) with a fresh texture."""
         if mesh is None or len(mesh.faces) == 0:
             raise LiftError("the mesh has no faces; a texture needs a surface to lie on")
@@ -80,7 +87,7 @@ class TextureScene:
         texture = torch.tensor(self.initial_colour, dtype=torch.float32).expand(size, size, 3).contiguous()
         scene = Mesh(torch.from_numpy(vertices), torch.from_numpy(faces), uv=torch.from_numpy(uv), texture=texture,
                      optimize_vertices=False, texture_levels=self.levels)
-        return TextureRig(self, scene.to(device))
+        return TextureRig(self, scene.to(device), light)
 
     def refines(self, previous: object) -> str | None:
         """Any scene with a surface can be textured: None."""
@@ -94,8 +101,8 @@ class TextureScene:
             s = previous.scene
             scene = Mesh(s.base_vertices, s.faces, uv=s.uv, texture=s.texture_image().detach(), optimize_vertices=False,
                          texture_levels=self.levels)
-            return TextureRig(self, scene.to(device))
-        return self.build_from(previous.mesh(), device)
+            return TextureRig(self, scene.to(device), light)
+        return self.build_from(previous.mesh(), device, light)
 
     def build_from_state(self, state: dict, generator: torch.Generator, device: torch.device,
                          light: FixedLight | None = None) -> TextureRig:
@@ -104,7 +111,7 @@ class TextureScene:
         levels = 1 + sum(k.startswith("texture_coarse.") for k in s)  # as saved (a run from before levels: 1)
         scene = Mesh(s["base_vertices"], s["faces"], uv=s["uv"], texture=s["texture"], optimize_vertices=False,
                      texture_levels=levels)
-        rig = TextureRig(self, scene.to(device))
+        rig = TextureRig(self, scene.to(device), light)
         rig.load_state(state)
         return rig
 
@@ -112,9 +119,11 @@ class TextureScene:
 class TextureRig(OptimizerRig):
     """A fixed mesh, its unlit rasterizer and an Adam optimizer over the texture alone."""
 
-    def __init__(self, spec: TextureScene, scene: Mesh) -> None:
+    def __init__(self, spec: TextureScene, scene: Mesh, light: FixedLight | None = None) -> None:
         self.spec, self.scene = spec, scene
-        self.renderer = MeshRenderer(MeshRendererConfig(shading="albedo"))
+        self.renderer = MeshRenderer(lit_config(light or FixedLight()) if spec.lit else
+                                     MeshRendererConfig(shading="albedo"))
+        self.unlit = MeshRenderer(MeshRendererConfig(shading="albedo"))
         self.optimizer = torch.optim.Adam([scene.texture, *scene.texture_coarse], lr=spec.lr)
 
     @property
@@ -130,7 +139,7 @@ class TextureRig(OptimizerRig):
         return self.renderer(self.scene, cameras.to(self.scene_device), background)
 
     def render_albedo(self, cameras: Cameras) -> RenderOutput:
-        return self.renderer(self.scene, cameras.to(self.scene_device), (0.0, 0.0, 0.0))
+        return self.unlit(self.scene, cameras.to(self.scene_device), (0.0, 0.0, 0.0))
 
     def regularize(self, out: RenderOutput) -> dict[str, torch.Tensor]:
         return {}
