@@ -2,7 +2,7 @@
 
 The mesh's geometry is fixed (bit for bit) and every face is kept; its texture (on the mesh's own UVs, or an
 xatlas unwrap when it has none) is optimized by any guidance (SDS by default) through the texture rig
-(:mod:`lift3d.rigs.texture`), rendered unlit so the result is a base-colour map: Latent-Paint's texture stage
+(:mod:`lift3d.rigs.texture`), the base-colour map, seen by the guidance under the prior's light: Latent-Paint's texture stage
 (arXiv 2211.07600) and Fantasia3D's appearance stage (arXiv 2303.13873) in this toolkit's terms. The run is a
 one-stage ``generate`` run (its ``config.json`` is a :class:`GenerateConfig` whose stage scene is
 ``texture``) run by :func:`lift3d.pipelines.edit.run_one_stage`, so it resumes exactly; it writes a turntable and
@@ -42,7 +42,7 @@ class TextureStage:
 
 @dataclass(frozen=True)
 class TextureConfig:
-    """Texture a fixed mesh from a prompt (its UVs, or an xatlas unwrap; unlit base colour)."""
+    """Texture a fixed mesh from a prompt (its UVs, or an xatlas unwrap; a base-colour map)."""
 
     mesh: Path = Path("")
     """A mesh (.glb/.gltf/.obj/.ply) in lift3d's world (about unit size, centred; GLB/OBJ +Y up, PLY +Z up)."""
@@ -53,6 +53,9 @@ class TextureConfig:
     """Side of the square texture in texels (refused when its optimization would not fit in memory)."""
     lr: float = 1e-2
     """Adam learning rate of the texels."""
+    lit: bool = True
+    """The guidance sees the texture under the prior's light (``--no-lit``: unlit); the texture is the base colour
+    either way."""
     levels: int = 7
     """Resolution levels (the texture plus coarser halvings, summed; 1: the plain texture), see
     :class:`lift3d.rigs.texture.TextureScene`."""
@@ -132,7 +135,7 @@ def generate_config(cfg: TextureConfig) -> GenerateConfig:
     if cfg.lr <= 0 or cfg.checkpoint_every < 1 or cfg.val_every < 1 or cfg.turntable_frames < 0:
         raise LiftError("need --lr > 0, --checkpoint-every >= 1, --val-every >= 1 and --turntable-frames >= 0")
     s = cfg.stage
-    stage = StageConfig(scene=TextureScene(texture_size=cfg.texture_size, lr=cfg.lr, levels=cfg.levels), guidance=s.guidance,
+    stage = StageConfig(scene=TextureScene(texture_size=cfg.texture_size, lr=cfg.lr, levels=cfg.levels, lit=cfg.lit), guidance=s.guidance,
                         steps=s.steps, resolution=s.resolution, views_per_step=s.views_per_step, sampler=s.sampler,
                         background=s.background)
     gen = GenerateConfig(prompt=prompt, negative_prompt=cfg.negative_prompt, prior=cfg.prior, stage=stage, refine=None,
