@@ -46,8 +46,8 @@ COARSE = StageConfig()
 MESH_REFINE = StageConfig(scene=MeshScene(), steps=150, resolution=32,
                           guidance=SDSConfig(guidance_scale=10.0, timesteps=TimestepSchedule(0.02, 0.5)))
 """Magic3D's second stage: the extracted mesh refined by SDS at t <= 0.5."""
-INSTANT_STAGE = replace(COARSE, scene=GaussianScene(), steps=150)
-INSTANT_REFINE = replace(MESH_REFINE, steps=100, scene=MeshScene(lr_vertices=1e-3))
+INSTANT_STAGE = replace(COARSE, scene=GaussianScene(), steps=90)
+INSTANT_REFINE = replace(MESH_REFINE, steps=60, scene=MeshScene(lr_vertices=1e-3))
 
 
 @dataclass(frozen=True)
