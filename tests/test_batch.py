@@ -1,6 +1,7 @@
 """lift3d batch on one local Ray instance (2 CPUs): outputs and manifest agree; a job whose worker is
 killed is retried by Ray and completes (resuming its checkpoint); a job that keeps raising fails after a
-bounded number of attempts, bad input inside a job after one; a second run does no work."""
+bounded number of attempts, bad input inside a job after one; a second run does no work; edit and texture jobs
+run end to end beside them."""
 
 from __future__ import annotations
 
@@ -151,3 +152,52 @@ def test_killed_worker_is_retried_and_completes(tiny_bundled_prior: Path, tmp_pa
     with open(manifest.path, "a") as f:
         f.write('{"job": "' + other.id + '", "status": "fa')
     assert Manifest(manifest.path).finished() == {victim.id, other.id}
+
+
+def test_edit_and_texture_jobs_run_and_rerun_skips_them(tiny_bundled_prior: Path, tmp_path: Path, capsys) -> None:
+    from lift3d.cli import main as cli_main
+    from lift3d.pipelines.evaluate import ground_truth
+
+    ground_truth("cube", "red").mesh(48).export(tmp_path / "cube.ply")
+    tiny = ["--stage.steps", "2", "--stage.resolution", "16", "--stage.views-per-step", "1", "--turntable-frames", "2",
+            "prior:bundled", "--prior.path", str(tiny_bundled_prior)]  # no --asset: texture exports its own texture
+    rows = [{"command": "edit", "source": "cube.ply", "prompt": "a blue cube", "source_prompt": "a red cube",
+             "mode": "appearance", "seed": 2, "args": [*tiny, "--asset.texture-size", "0"]},
+            {"command": "texture", "mesh": "cube.ply", "prompt": "a green cube", "texture_size": 16, "args": tiny}]
+    cfg = BatchConfig(jobs=_jsonl(tmp_path / "jobs.jsonl", rows), output=tmp_path / "out", quiet=True)
+    (edit, texture), manifest = plan(cfg)
+    assert (edit.kind, texture.kind) == ("edit", "texture")
+    result = run_batch(cfg)
+    assert (result.total, result.done, result.skipped, result.failed) == (2, 2, 0, 0)
+
+    root = tmp_path / "out"
+    latest = manifest.latest()
+    for job, settings in ((edit, "edit.json"), (texture, "texture.json")):
+        r = latest[job.id]
+        assert r["status"] == "done" and r["kind"] == job.kind and r["spec"]["command"] == job.kind
+        assert r["outputs"] == [f"jobs/{job.id}/run"] and r["error"] is None and r["attempts"] == 1
+        run = root / r["outputs"][0]
+        assert _steps(run) == [1, 2] and r["metrics"][0]["step"] == 2
+        assert (run / settings).is_file() and any((run / "media").glob("turntable.*"))
+        assert "mesh.glb" in [Path(f).name for f in r["files"]] and all((root / f).is_file() for f in r["files"])
+    saved = json.loads((root / latest[edit.id]["outputs"][0] / "edit.json").read_text())["config"]
+    assert (saved["mode"], saved["seed"], saved["source_prompt"]) == ("appearance", 2, "a red cube")
+    assert "mesh.png" in [Path(f).name for f in latest[texture.id]["files"]]  # the painted texture
+    assert json.loads((root / latest[texture.id]["outputs"][0] / "texture.json").read_text())["config"][
+        "texture_size"] == 16
+
+    before = manifest.path.read_bytes()
+    again = run_batch(cfg)
+    assert (again.done, again.skipped, again.failed) == (0, 2, 0)
+    assert manifest.path.read_bytes() == before
+
+    # a bad edit row (no source) refuses the whole file in one line naming the row; nothing runs
+    _jsonl(tmp_path / "jobs.jsonl", [*rows, {"command": "texture", "mesh": "cube.ply", "prompt": "a blue cube",
+                                             "args": tiny},
+                                     {"command": "edit", "prompt": "a yellow cube", "args": tiny}])
+    capsys.readouterr()
+    assert cli_main(["batch", str(tmp_path / "jobs.jsonl"), "--output", str(root), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "jobs.jsonl:4: an edit job needs a source" in err
+    assert manifest.path.read_bytes() == before
+    assert sorted(p.name for p in (root / "jobs").iterdir()) == sorted([edit.id, texture.id])

@@ -1,8 +1,10 @@
-"""Turn :class:`~lift3d.batch.jobs.Job` rows into full run configs, validating everything up front.
+"""Turn job rows (:mod:`lift3d.batch.jobs`) into full run configs, validating everything up front.
 
-A text job starts from its preset (``PRESETS[preset]``), an image job from :class:`ReconstructConfig`;
-the batch's shared options and then the row's own ``args`` are parsed on top with the same flags as
-``lift3d generate`` / ``lift3d reconstruct``. Each job runs in ``<output>/jobs/<job id>/run``.
+A text job starts from its preset (``PRESETS[preset]``), an image job from :class:`ReconstructConfig`, an edit
+job from :class:`EditConfig` and a texture job from :class:`TextureConfig`; the batch's shared options and then
+the row's own ``args`` are parsed on top with the same flags as ``lift3d generate`` / ``lift3d reconstruct`` /
+``lift3d edit`` / ``lift3d texture``, then the row's own columns are set. Each job runs in
+``<output>/jobs/<job id>/run``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lift3d.batch.jobs import Job, Kind
+from lift3d.batch.jobs import AnyJob, EditJob, Job, Kind, TextureJob
 from lift3d.types import LiftError
 
 
@@ -27,7 +29,8 @@ class BatchJob:
     root: Path
     """The batch output folder; manifest paths are relative to it."""
     config: Any
-    """A :class:`GenerateConfig` or :class:`ReconstructConfig` whose ``output`` is :attr:`run_dir`."""
+    """A :class:`GenerateConfig`, :class:`ReconstructConfig`, :class:`EditConfig` or :class:`TextureConfig` whose
+    ``output`` is :attr:`run_dir`."""
     threads: int = 1
     """torch threads in the worker (the CPUs Ray gives the task)."""
     evaluate: bool = False
@@ -106,13 +109,78 @@ class _Resolver:
             cfg = replace(cfg, seed=job.seed)
         return cfg
 
-    def __call__(self, job: Job) -> BatchJob:
-        cfg = self.reconstruct(job) if job.kind == "reconstruct" else self.generate(job)
+    def _config(self, cls: type, command: str, job: EditJob | TextureJob) -> Any:
+        """``cls`` with the batch's shared options and the row's ``args`` (cached per command and options)."""
+        key = (command, self.shared_args + job.args)
+        if key not in self._cache:
+            self._cache[key] = _parse(cls, cls(), key[1], command, job.where)
+        return self._cache[key]
+
+    def edit(self, job: EditJob) -> Any:
+        from typing import get_args
+
+        from lift3d.export.splat_files import is_splat_file
+        from lift3d.pipelines.edit import MESH_SUFFIXES, EditConfig, Mode, Source, check_prompts
+
+        source = Path(job.source)
+        if not source.exists():
+            raise LiftError(f"{job.where}: source {source} does not exist; pass a generate/reconstruct run folder, "
+                            "a splat file or a mesh")
+        if not (source.is_dir() or source.suffix.lower() in MESH_SUFFIXES or is_splat_file(source)):
+            raise LiftError(f"{job.where}: source {source} is not an asset lift3d edits: pass a run folder, a splat "
+                            "file (.ply/.splat/.spz/.sog) or a mesh (.glb/.gltf/.obj/.ply)")
+        cfg = replace(self._config(EditConfig, "edit", job), source=source.resolve(), prompt=job.prompt, quiet=True)
+        if job.source_prompt is not None:
+            cfg = replace(cfg, source_prompt=job.source_prompt)
+        if job.mode is not None:
+            if job.mode not in get_args(Mode):
+                raise LiftError(f"{job.where}: unknown mode {job.mode!r}; choose {' or '.join(get_args(Mode))}")
+            cfg = replace(cfg, mode=job.mode)
+        if job.seed is not None:
+            cfg = replace(cfg, seed=job.seed)
+        if cfg.min_faces < 0:
+            raise LiftError(f"{job.where}: --min-faces must be >= 0 (0: never subdivide), got {cfg.min_faces}")
+        if source.is_file() and not (cfg.source_prompt or "").strip():
+            raise LiftError(f"{job.where}: source {source} is a file, which carries no prompt; give the row a "
+                            "source_prompt (what it shows)")
+        if cfg.source_prompt:  # else (a run folder) the run's own prompt, read when the job runs
+            try:  # check_prompts reads only the source's path and prompt
+                check_prompts(cfg, Source("source", source, None, None, lambda spec, device, light: None))
+            except LiftError as e:
+                raise LiftError(f"{job.where}: {e}") from None
+        return cfg
+
+    def texture(self, job: TextureJob) -> Any:
+        from lift3d.pipelines.texture import TextureConfig, generate_config
+
+        mesh = Path(job.mesh)
+        if not mesh.is_file():
+            raise LiftError(f"{job.where}: mesh {mesh} does not exist; pass a .glb, .gltf, .obj or .ply mesh")
+        cfg = replace(self._config(TextureConfig, "texture", job), mesh=mesh.resolve(), prompt=job.prompt, quiet=True)
+        if job.texture_size is not None:
+            cfg = replace(cfg, texture_size=job.texture_size)
+        if job.seed is not None:
+            cfg = replace(cfg, seed=job.seed)
+        if cfg.texture_size < 4:  # the memory bound is checked on the worker, whose device it depends on
+            raise LiftError(f"{job.where}: texture_size {cfg.texture_size} is too small; use at least 4")
+        try:
+            generate_config(cfg)
+        except LiftError as e:
+            raise LiftError(f"{job.where}: {e}") from None
+        return cfg
+
+    def __call__(self, job: AnyJob) -> BatchJob:
+        if isinstance(job, EditJob):
+            cfg = self.edit(job)
+        elif isinstance(job, TextureJob):
+            cfg = self.texture(job)
+        else:
+            cfg = self.reconstruct(job) if job.kind == "reconstruct" else self.generate(job)
         batch_job = BatchJob(job.key(), job.kind, job.spec(), self.root, cfg, self.threads, self.evaluate)
         return replace(batch_job, config=replace(cfg, output=batch_job.run_dir))
 
 
-def resolve_jobs(jobs: list[Job], root: Path, shared_args: tuple[str, ...] = (), preset: str = "default",
+def resolve_jobs(jobs: list[AnyJob], root: Path, shared_args: tuple[str, ...] = (), preset: str = "default",
                  threads: int = 1, evaluate: bool = False) -> list[BatchJob]:
     """Resolve and validate every job (raises :class:`LiftError` on the first bad one); ids must be unique."""
     resolver = _Resolver(Path(root).resolve(), tuple(shared_args), preset, threads, evaluate)

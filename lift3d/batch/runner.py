@@ -24,11 +24,12 @@ from lift3d.types import LiftError
 
 @dataclass(frozen=True)
 class BatchConfig:
-    """Run many generate/reconstruct jobs on a Ray cluster (or a local Ray instance). Usage: lift3d batch JOBS
-    [options] [-- options for every job's lift3d generate / lift3d reconstruct]."""
+    """Run many generate/reconstruct/edit/texture jobs on a Ray cluster (or a local Ray instance). Usage: lift3d
+    batch JOBS [options] [-- options for every job's lift3d generate / reconstruct / edit / texture]."""
 
     jobs: Path = Path("")
-    """Prompts .txt (one per line), or a .csv / .jsonl of prompt, image, preset, mode, seed (and args)."""
+    """Prompts .txt (one per line), or a .csv / .jsonl of prompt, image, preset, mode, seed (and args), or of
+    command edit (source, prompt, source_prompt, mode, seed) / command texture (mesh, prompt, texture_size, seed)."""
     output: Path | None = None
     """Batch folder: manifest.jsonl and jobs/<id>/run (default outputs/batch/<jobs file name>)."""
     preset: str = "default"
@@ -133,7 +134,7 @@ def run_batch(cfg: BatchConfig, shared_args: tuple[str, ...] = ()) -> BatchResul
 
 
 def main(argv: list[str], prog: str = "lift3d batch") -> None:
-    """CLI: ``lift3d batch JOBS [batch options] [-- options for every job's generate/reconstruct]``."""
+    """CLI: ``lift3d batch JOBS [batch options] [-- options for every job's generate/reconstruct/edit/texture]``."""
     import tyro
 
     from lift3d.errors import parse_args

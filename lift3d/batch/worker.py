@@ -1,8 +1,10 @@
-"""What one Ray task runs: a generate or reconstruct job in its own folder, returning its manifest record.
+"""What one Ray task runs: a generate, reconstruct, edit or texture job in its own folder, returning its manifest
+record.
 
 Each attempt first appends ``{pid, host, started}`` to ``<job>/attempts.jsonl`` (so a retried job knows
-its attempt count, and an operator can see which process ran it). A text job that was interrupted
-(its worker killed) resumes from its newest checkpoint; any other job starts over in a fresh folder.
+its attempt count, and an operator can see which process ran it). A text, edit or texture job that was
+interrupted (its worker killed) resumes from its newest checkpoint; a reconstruct job starts over in a fresh
+folder.
 """
 
 from __future__ import annotations
@@ -57,6 +59,31 @@ def _run_reconstruct(job: BatchJob) -> list[Path]:
     return [reconstruct(replace(job.config, overwrite=True))]
 
 
+def _run_one_stage(job: BatchJob) -> list[Path]:
+    """An edit or texture job (a one-stage run: resumed from its newest checkpoint when it has one)."""
+    from lift3d.pipelines.edit import EditConfig, edit
+    from lift3d.pipelines.texture import texture
+    from lift3d.runs import latest_valid_checkpoint
+
+    cfg = job.config
+    resumable = latest_valid_checkpoint(job.run_dir / "ckpt") is not None
+    cfg = replace(cfg, resume=resumable, overwrite=not resumable)
+    return [edit(cfg) if isinstance(cfg, EditConfig) else texture(cfg)]
+
+
+def _run(job: BatchJob) -> list[Path]:
+    """The job's run folders, by the type of its config."""
+    from lift3d.pipelines.edit import EditConfig
+    from lift3d.pipelines.generate_config import GenerateConfig
+    from lift3d.pipelines.texture import TextureConfig
+
+    if isinstance(job.config, (EditConfig, TextureConfig)):
+        return _run_one_stage(job)
+    if isinstance(job.config, GenerateConfig):
+        return _run_generate(job)
+    return _run_reconstruct(job)
+
+
 def _evaluate(run: Path) -> dict[str, Any]:
     from lift3d.pipelines.evaluate import evaluate_run
     from lift3d.types import LiftError
@@ -93,7 +120,7 @@ def run_job(job: BatchJob) -> dict[str, Any]:
     attempt = record_attempt(job)
     started = time.time()
     try:
-        runs = _run_generate(job) if job.kind == "generate" else _run_reconstruct(job)
+        runs = _run(job)
     except LiftError as e:
         return failed_record(job, e)
     metrics = []
