@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lift3d.batch.jobs import AnyJob, EditJob, Job, Kind, TextureJob
 from lift3d.types import LiftError
+
+
+def located(where: str, check: Callable[..., Any], *args: Any) -> Any:
+    """``check(*args)``, its refusal prefixed with the job's file and line."""
+    try:
+        return check(*args)
+    except LiftError as e:
+        raise LiftError(f"{where}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -82,10 +91,7 @@ class _Resolver:
             self._cache[key] = _parse(GenerateConfig, PRESETS[preset], key[2], "generate", job.where)
         cfg = self._cache[key]
         cfg = replace(cfg, prompt=job.prompt, seed=cfg.seed if job.seed is None else job.seed, quiet=True)
-        try:
-            validate(cfg)
-        except LiftError as e:
-            raise LiftError(f"{job.where}: {e}") from None
+        located(job.where, validate, cfg)
         return cfg
 
     def reconstruct(self, job: Job) -> Any:
@@ -144,10 +150,8 @@ class _Resolver:
             raise LiftError(f"{job.where}: source {source} is a file, which carries no prompt; give the row a "
                             "source_prompt (what it shows)")
         if cfg.source_prompt:  # else (a run folder) the run's own prompt, read when the job runs
-            try:  # check_prompts reads only the source's path and prompt
-                check_prompts(cfg, Source("source", source, None, None, lambda spec, device, light: None))
-            except LiftError as e:
-                raise LiftError(f"{job.where}: {e}") from None
+            # check_prompts reads only the source's path and prompt
+            located(job.where, check_prompts, cfg, Source("source", source, None, None, lambda spec, device, light: None))
         return cfg
 
     def texture(self, job: TextureJob) -> Any:
@@ -163,10 +167,7 @@ class _Resolver:
             cfg = replace(cfg, seed=job.seed)
         if cfg.texture_size < 4:  # the memory bound is checked on the worker, whose device it depends on
             raise LiftError(f"{job.where}: texture_size {cfg.texture_size} is too small; use at least 4")
-        try:
-            generate_config(cfg)
-        except LiftError as e:
-            raise LiftError(f"{job.where}: {e}") from None
+        located(job.where, generate_config, cfg)
         return cfg
 
     def __call__(self, job: AnyJob) -> BatchJob:
