@@ -36,7 +36,7 @@ import torch
 
 from lift3d.export.asset import AssetOptions
 from lift3d.guidance import DDSConfig, GuidanceConfig
-from lift3d.pipelines.generate_config import MAX_PROMPT_CHARS, GenerateConfig, StageConfig
+from lift3d.pipelines.generate_config import GenerateConfig, StageConfig, checked_prompt
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.pipelines.terms.identity import IdentityConfig
 from lift3d.sampling import OrbitSampler
@@ -218,11 +218,7 @@ def edit_scene(scene: Any, mode: Mode) -> Any:
 
 def check_prompts(cfg: EditConfig, source: Source) -> str:
     """The source prompt; refuses an empty or too long target, a missing source prompt, and no change."""
-    target = cfg.prompt.strip()
-    if not target:
-        raise LiftError('the target prompt is empty; usage: lift3d edit SOURCE "a blue cube"')
-    if len(target) > MAX_PROMPT_CHARS:
-        raise LiftError(f"the prompt has {len(target)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
+    target = checked_prompt(cfg.prompt, 'the target prompt is empty; usage: lift3d edit SOURCE "a blue cube"')
     given = None if cfg.source_prompt is None else cfg.source_prompt.strip()
     source_prompt = given or source.prompt
     if not source_prompt:

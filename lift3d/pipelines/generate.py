@@ -19,7 +19,7 @@ import torch
 
 from lift3d.guidance import RewardConfig, SDSConfig
 from lift3d.guidance.nfsd import NFSD_NEGATIVE_PROMPT
-from lift3d.pipelines.generate_config import MAX_PROMPT_CHARS, GenerateConfig, StageConfig, global_step, stages
+from lift3d.pipelines.generate_config import GenerateConfig, StageConfig, checked_prompt, global_step, stages
 from lift3d.pipelines.inits import InitContext, Start
 from lift3d.pipelines.prior_specs import BundledPriorSpec
 from lift3d.priors.base import Branch, views_per_sample
@@ -28,11 +28,7 @@ from lift3d.types import LiftError
 
 def validate(cfg: GenerateConfig) -> None:
     """Reject bad input, and combinations that cannot work, before any compute (one line each)."""
-    prompt = cfg.prompt.strip()
-    if not prompt:
-        raise LiftError('the prompt is empty; pass one, e.g. lift3d generate "a red cube"')
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise LiftError(f"the prompt has {len(prompt)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
+    checked_prompt(cfg.prompt, 'the prompt is empty; pass one, e.g. lift3d generate "a red cube"')
     if cfg.num_samples < 1:
         raise LiftError("--num-samples must be >= 1")
     if cfg.turntable_frames < 0:

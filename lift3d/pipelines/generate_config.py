@@ -20,8 +20,20 @@ from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.priors.perp_neg import PerpNegConfig
 from lift3d.rigs import FieldScene, GaussianScene, MeshScene, SceneConfig
 from lift3d.sampling import OrbitSampler, Range
+from lift3d.types import LiftError
 
 MAX_PROMPT_CHARS = 300
+
+
+def checked_prompt(prompt: str, empty: str) -> str:
+    """``prompt`` stripped; refused with the line ``empty`` (which says how to pass one) when it is empty, and with
+    the limit when it is longer than :data:`MAX_PROMPT_CHARS`."""
+    prompt = prompt.strip()
+    if not prompt:
+        raise LiftError(empty)
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise LiftError(f"the prompt has {len(prompt)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
+    return prompt
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from lift3d.guidance import GuidanceConfig
-from lift3d.pipelines.generate_config import COARSE, MAX_PROMPT_CHARS, GenerateConfig, StageConfig
+from lift3d.pipelines.generate_config import COARSE, GenerateConfig, StageConfig, checked_prompt
 from lift3d.pipelines.prior_specs import BundledPriorSpec, PriorSpec
 from lift3d.sampling import OrbitSampler
 from lift3d.types import LiftError
@@ -125,11 +125,7 @@ def generate_config(cfg: TextureConfig) -> GenerateConfig:
     from lift3d.priors.base import Branch
     from lift3d.rigs.texture import TextureScene
 
-    prompt = cfg.prompt.strip()
-    if not prompt:
-        raise LiftError('the prompt is empty; usage: lift3d texture MESH.glb "a red cube"')
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise LiftError(f"the prompt has {len(prompt)} characters; shorten it to at most {MAX_PROMPT_CHARS}")
+    prompt = checked_prompt(cfg.prompt, 'the prompt is empty; usage: lift3d texture MESH.glb "a red cube"')
     if cfg.levels < 1:
         raise LiftError(f"--levels must be >= 1 (1: the plain texture), got {cfg.levels}")
     if cfg.lr <= 0 or cfg.checkpoint_every < 1 or cfg.val_every < 1 or cfg.turntable_frames < 0:

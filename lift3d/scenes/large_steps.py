@@ -51,7 +51,6 @@ class DifferentialSolve:
 
     def __init__(self, faces: torch.Tensor, num_vertices: int, lambda_: float) -> None:
         self.matrix = smoothing_matrix(faces, num_vertices, lambda_)
-        atexit.register(_release_solvers)
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         from largesteps.parameterize import from_differential
@@ -61,7 +60,12 @@ class DifferentialSolve:
 
 def _release_solvers() -> None:
     """Drop ``largesteps``' cached factorizations before the interpreter tears down (else nanobind reports the
-    cholespy solvers as leaked on stderr at every exit)."""
-    from largesteps import parameterize
+    cholespy solvers as leaked on stderr at every exit); nothing to do when they were never imported."""
+    import sys
 
-    parameterize._cache.clear()
+    parameterize = sys.modules.get("largesteps.parameterize")
+    if parameterize is not None:
+        parameterize._cache.clear()
+
+
+atexit.register(_release_solvers)
